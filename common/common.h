@@ -1,0 +1,232 @@
+/*
+ * common.h -- what every folder of wsus-replica shares: the error carrier, the
+ * logger, the limits, small codecs (hex, base64, GUID), digests, file helpers,
+ * and the in-memory model of one update revision (struct wsus_update) that
+ * protocol/ fills from update XML and storage/ persists.
+ *
+ * Nothing here knows about SQL, HTTP or XML parsing. Every function returns 0
+ * or a negative errno-style code; the words go into a struct err.
+ */
+#ifndef WSUS_COMMON_H
+#define WSUS_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/*---- Limits (every parser and buffer takes its ceiling from here) ----*/
+
+#define WSUS_MAX_UPDATE_XML     (16u * 1024 * 1024) /* one update document */
+#define WSUS_MAX_CAB_INPUT      (16u * 1024 * 1024) /* XmlUpdateBlobCompressed, decoded base64 */
+#define WSUS_MAX_CAB_OUTPUT     (32u * 1024 * 1024) /* decompressed blob (UTF-16LE) */
+#define WSUS_MAX_XML_DEPTH      256                 /* element nesting in update XML */
+#define WSUS_MAX_FILES_PER_UPDATE 4096
+#define WSUS_MAX_CONFIG_LINE    4096
+#define WSUS_ERR_LEN            512
+
+/*---- Errors ----*/
+
+/* The message that travels with a negative return code. */
+struct err {
+	int  code;               /* the negative code last set, 0 if none */
+	char msg[WSUS_ERR_LEN];  /* one line, no trailing newline */
+};
+
+/* Record code and message in e (no-op when e is NULL); returns code, so that
+ * "return err_set(e, -EINVAL, ...)" reads naturally. */
+int err_set(struct err *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Prefix the message already in e with "prefix: " (no-op when e is NULL). */
+void err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void err_clear(struct err *e);
+
+/*---- Logging: one line per event, "level component message key=value..." ----*/
+
+enum log_level { LOG_ERR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+
+extern int log_verbosity;                 /* messages above this level are dropped */
+void log_set_verbosity(int level);
+void log_set_stream(FILE *f);            /* default stderr */
+void log_msg(int level, const char *component, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_err(comp, ...)   log_msg(LOG_ERR, comp, __VA_ARGS__)
+#define log_warn(comp, ...)  log_msg(LOG_WARN, comp, __VA_ARGS__)
+#define log_info(comp, ...)  do { if (log_verbosity >= LOG_INFO) log_msg(LOG_INFO, comp, __VA_ARGS__); } while (0)
+#define log_debug(comp, ...) do { if (log_verbosity >= LOG_DEBUG) log_msg(LOG_DEBUG, comp, __VA_ARGS__); } while (0)
+
+/*---- Codecs ----*/
+
+/* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void wsus_hex_encode(const uint8_t *in, size_t n, char *out);
+/* Decode exactly 2*n hex digits (either case); -EINVAL otherwise. */
+int wsus_hex_decode(const char *in, uint8_t *out, size_t n);
+/* Base64 (RFC 4648, with padding). encode: out needs 4*((n+2)/3)+1 bytes. */
+void wsus_b64_encode(const uint8_t *in, size_t n, char *out);
+size_t wsus_b64_encoded_len(size_t n);
+/* Decode base64, ignoring ASCII white space; *out_len receives the length.
+ * Writes at most cap bytes; -EINVAL on bad input, -E2BIG when cap is too small. */
+int wsus_b64_decode(const char *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len);
+
+/* A GUID in canonical form: 36 lower-case characters plus NUL. */
+#define WSUS_GUID_LEN 37
+/* Accepts 8-4-4-4-12 hex in any case, optionally in braces; writes lower case.
+ * -EINVAL if in is not a GUID. */
+int wsus_guid_normalize(const char *in, char out[WSUS_GUID_LEN]);
+/* A random (version 4) GUID, lower case. */
+int wsus_guid_random(char out[WSUS_GUID_LEN]);
+
+/*---- Digests (OpenSSL libcrypto) ----*/
+
+#define WSUS_SHA1_LEN   20
+#define WSUS_SHA256_LEN 32
+void wsus_sha1(const void *data, size_t n, uint8_t out[WSUS_SHA1_LEN]);
+void wsus_sha256(const void *data, size_t n, uint8_t out[WSUS_SHA256_LEN]);
+
+/*---- Files ----*/
+
+/* Read a whole file (at most max bytes, else -EFBIG). *out is NUL-terminated
+ * (not counted in *len) and owned by the caller (free()). */
+int wsus_read_file(const char *path, size_t max, char **out, size_t *len, struct err *e);
+/* mkdir -p with the given mode. */
+int wsus_mkdir_p(const char *path, unsigned mode, struct err *e);
+/* Write data to path atomically (temp file, fsync, rename, fsync dir). */
+int wsus_write_file_atomic(const char *path, const void *data, size_t n, struct err *e);
+/* fsync the directory that contains path. */
+int wsus_fsync_parent(const char *path);
+
+/*---- Dynamic string buffer with a ceiling ----*/
+
+struct wsus_buf {
+	char  *data;  /* NUL-terminated while len < cap */
+	size_t len;
+	size_t cap;   /* allocated */
+	size_t max;   /* ceiling: appends past it fail with -E2BIG */
+};
+void wsus_buf_init(struct wsus_buf *b, size_t max);
+int wsus_buf_append(struct wsus_buf *b, const void *data, size_t n);
+int wsus_buf_appends(struct wsus_buf *b, const char *s);
+int wsus_buf_printf(struct wsus_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s with &, <, >, " escaped for XML text or attribute values. */
+int wsus_buf_append_xml_escaped(struct wsus_buf *b, const char *s, size_t n);
+/* Hand over the data (caller frees) and reset b. */
+char *wsus_buf_steal(struct wsus_buf *b, size_t *len);
+void wsus_buf_free(struct wsus_buf *b);
+
+/*---- Time ----*/
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) of now or of unix time t; out needs 32 bytes. */
+void wsus_time_iso(int64_t unix_ms, char out[32]);
+int64_t wsus_now_ms(void);
+
+/*---- The update model (filled by protocol/, stored by storage/) ----*/
+
+enum wsus_update_type {
+	WSUS_UT_UNKNOWN = 0,
+	WSUS_UT_SOFTWARE,
+	WSUS_UT_DRIVER,
+	WSUS_UT_CATEGORY,
+	WSUS_UT_DETECTOID,
+};
+const char *wsus_update_type_name(enum wsus_update_type t); /* "Software", ... */
+enum wsus_update_type wsus_update_type_parse(const char *s); /* case-insensitive */
+
+enum wsus_fragment_type {
+	WSUS_FRAG_CORE = 0,
+	WSUS_FRAG_EXTENDED = 1,
+	WSUS_FRAG_LOCALIZED = 2,  /* LocalizedProperties, one per language */
+	WSUS_FRAG_EULA = 3,       /* one per EulaFile language */
+};
+const char *wsus_fragment_type_name(enum wsus_fragment_type t); /* "core", ... */
+
+/* A prerequisite row: CNF. Rows with equal clause form one OR-clause. */
+struct wsus_prereq {
+	char update_id[WSUS_GUID_LEN];
+	int  clause;       /* 0-based clause id within the revision */
+	int  is_category;  /* from AtLeastOne/@IsCategory; 0 for bare identities */
+};
+
+/* A bundled revision: exact (UpdateID, RevisionNumber), CNF clauses as above. */
+struct wsus_bundled {
+	char update_id[WSUS_GUID_LEN];
+	int  revision;
+	int  clause;
+};
+
+struct wsus_file {
+	char    *file_name;       /* FileName */
+	uint8_t  sha1[WSUS_SHA1_LEN];
+	int      has_sha256;
+	uint8_t  sha256[WSUS_SHA256_LEN];
+	int64_t  size;            /* -1 if absent */
+	char    *modified;        /* Modified attribute, NULL if absent */
+	char    *patching_type;   /* PatchingType ("Express" = PSF), NULL if absent */
+	int      is_encrypted;    /* IsEncrypted="true" */
+	int      is_eula;         /* came from LocalizedPropertiesCollection/EulaFile */
+	char    *language;        /* EulaFile Language, NULL otherwise */
+	char    *mu_url;          /* Microsoft Update URL (from GetUpdateData fileUrls), NULL if none */
+};
+
+struct wsus_feature_score {
+	char *os;    /* "amd64.10.0" */
+	int   score; /* 0..255, lower is better */
+};
+
+struct wsus_driver {
+	char    *hardware_id;
+	char    *driver_ver_date;     /* xs:date */
+	char    *driver_ver_version;  /* a.b.c.d */
+	char    *class_name;
+	char    *manufacturer;
+	char    *provider;
+	char    *model;
+	char    *company;
+	int64_t  whql_driver_id;
+	struct wsus_feature_score *scores;  size_t n_scores;
+	char   **distribution_chids;        size_t n_distribution_chids;
+	char   **target_chids;              size_t n_target_chids;
+};
+
+struct wsus_fragment {
+	enum wsus_fragment_type type;
+	char  *locale;  /* LocalizedProperties/Eula language, NULL for Core/Extended */
+	char  *xml;     /* the fragment text exactly as a client receives it (unescaped) */
+	size_t len;
+};
+
+struct wsus_update {
+	char  update_id[WSUS_GUID_LEN];   /* lower case */
+	int   revision;                    /* RevisionNumber */
+	enum wsus_update_type type;
+	char *category_type;     /* Company | ProductFamily | Product | UpdateClassification; NULL otherwise */
+	char *title;             /* title in the default language (or "en", or the first) */
+	char *description;       /* same language as title, NULL if none */
+	char *kb_article;        /* Properties/KBArticleID, NULL if none */
+	char *eula_id;           /* Properties/@EulaID, NULL if none */
+	char *default_language;  /* Properties/@DefaultPropertiesLanguage */
+	char *creation_date;     /* Properties/@CreationDate */
+	char *publication_state; /* Properties/@PublicationState */
+	char *secured_fragment;  /* Properties/SecuredFragment text (FileUrl, FileDecryption), NULL if none */
+	char *handler;           /* Properties/@Handler */
+	int   is_mandatory;      /* Properties/@IsMandatory = true */
+	int   explicitly_deployable;
+	int64_t max_download_size; /* -1 if absent */
+	int64_t min_download_size; /* -1 if absent */
+
+	char **languages;          size_t n_languages;   /* Properties/Language, lower case */
+	struct wsus_prereq *prereqs;   size_t n_prereqs;
+	struct wsus_bundled *bundled;  size_t n_bundled;
+	char (*superseded)[WSUS_GUID_LEN]; size_t n_superseded; /* SupersededUpdates UpdateIDs */
+	struct wsus_file *files;       size_t n_files;   /* Files/File then EulaFile entries */
+	struct wsus_driver *drivers;   size_t n_drivers;
+	struct wsus_fragment *fragments; size_t n_fragments; /* Core, Extended, then the rest */
+
+	char  *xml;      /* the whole document, UTF-8, as received */
+	size_t xml_len;
+};
+
+/* Frees everything a wsus_update owns, then u itself. Accepts NULL. */
+void wsus_update_free(struct wsus_update *u);
+
+#endif /* WSUS_COMMON_H */

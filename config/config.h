@@ -1,0 +1,76 @@
+/*
+ * config.h -- the wsus-replica configuration: one INI file (inih) loaded into
+ * one validated struct wsus_config. Every key has its default in one table in
+ * config.c; config/wsus-replica.conf.example documents them all.
+ *
+ * Loading parses and validates the whole file before returning anything: on
+ * error nothing is returned and the message names file, line and key.
+ */
+#ifndef WSUS_CONFIG_H
+#define WSUS_CONFIG_H
+
+#include "common.h"
+
+enum wsus_mode { WSUS_MODE_AUTONOMOUS = 0, WSUS_MODE_REPLICA = 1 };
+
+struct wsus_config {
+	/* [server] */
+	char *srv_listen;             /* "127.0.0.1:8531" (ADDR:PORT, [v6]:PORT) */
+	char *srv_tls_cert;           /* PEM path; NULL = generated under DATADIR/tls/ */
+	char *srv_tls_key;
+	char *srv_content_http_listen;/* plain-HTTP content-only port, NULL = off */
+	char *srv_client_cert_allow;  /* comma-separated SHA-256 fingerprints for downstream mTLS; NULL = off */
+	char *srv_public_url;         /* URL clients/downstreams use to reach us; NULL = https://<listen> */
+	int   srv_threads;            /* 0 = one per core */
+	int64_t srv_max_body;         /* request body cap, bytes */
+	int   srv_max_connections;
+	int   srv_timeout;            /* seconds */
+	int   srv_client_targeting;   /* 1 = honour client-side target group names */
+
+	/* [upstream] */
+	char *up_url;                 /* https:// only; NULL = no upstream (root server) */
+	enum wsus_mode up_mode;       /* replica | autonomous */
+	char *up_ca_file;             /* CA bundle; NULL = system store */
+	int   up_timeout;             /* seconds per request */
+	int   up_retries;
+
+	/* [trust] */
+	char *tr_pin_store;           /* directory of PEM certificates; default DATADIR/pins */
+	int   tr_enforce_pinning;     /* 1 (default) */
+	char *tr_proxy;               /* the system proxy, NULL = direct */
+	int   tr_allow_user_proxy_fallback; /* 0 (default) */
+	int   tr_allow_http_content;  /* 0 (default) */
+
+	/* [storage] */
+	char *st_data_dir;            /* default ./var */
+	char *st_content_dir;         /* default DATADIR/content */
+	int   st_event_retention_days;
+
+	/* [sync] */
+	int   sy_interval;            /* seconds between scheduled syncs (default 86400/24h) */
+	int   sy_jitter;              /* seconds of random jitter */
+	char *sy_languages;           /* comma-separated, "all" default */
+	char *sy_products;            /* comma-separated product category GUIDs, NULL = all */
+	char *sy_classifications;     /* comma-separated classification GUIDs, NULL = all */
+	int   sy_content;             /* 1 = fetch payloads, 0 = catalogue only */
+	int   sy_lazy_content;        /* 1 = fetch content only for approved updates */
+	int   sy_batch;               /* max updates per GetUpdateData, 0 = upstream's limit */
+
+	char *cfg_path;               /* the file it came from, NULL for the embedded default */
+};
+
+/* The embedded default (no file): every key at its default. data_dir, when not
+ * NULL, overrides [storage] data_dir. Caller frees with config_free. */
+int config_default(const char *data_dir, struct wsus_config **out, struct err *e);
+
+/* Load and validate path. data_dir, when not NULL (-d on the command line),
+ * overrides [storage] data_dir. On error *out is untouched and e names
+ * "FILE:LINE: [section] key: problem". Caller frees with config_free. */
+int config_load(const char *path, const char *data_dir, struct wsus_config **out, struct err *e);
+
+/* Write every effective key=value (for `wsus-replica config show`-style output). */
+void config_dump(const struct wsus_config *cfg, FILE *f);
+
+void config_free(struct wsus_config *cfg);
+
+#endif /* WSUS_CONFIG_H */
