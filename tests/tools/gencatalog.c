@@ -1336,7 +1336,7 @@ static int emit_bundle(struct gen *g, struct err *e)
 {
 	struct doc *d = &g->d;
 	struct rng r;
-	struct leafref lead;
+	struct leafref lead = { 0 };
 	int want, product;
 	char month[16];
 
@@ -1581,7 +1581,7 @@ static int dir_is_empty(const char *dir, int *empty, struct err *e)
 static int out_prepare(const struct opts *o, char *content_dir, size_t n, struct err *e)
 {
 	struct stat st;
-	int rc, empty;
+	int rc, empty = 0;
 
 	if (stat(o->out, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
@@ -1889,7 +1889,7 @@ static int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
 int main(int argc, char **argv)
 {
 	struct opts o;
-	struct plan plan;
+	struct plan plan = { 0 };
 	struct err e = { 0 };
 	int rc = opts_parse(argc, argv, &o, &e);
 
