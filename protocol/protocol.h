@@ -9,7 +9,7 @@
  *     a Windows WSUS sends them to clients;
  *   - decoding of XmlUpdateBlobCompressed (an MSCF cabinet holding one LZX
  *     member, UTF-16LE XML) with libmspack.
- * SOAP envelopes and faults join this header with the front end.
+ *   - SOAP 1.1/1.2 envelopes, lenient request readers, faults, dateTime.
  */
 #ifndef WSUS_PROTOCOL_H
 #define WSUS_PROTOCOL_H
@@ -67,5 +67,102 @@ int protocol_cab_extract(const uint8_t *cab, size_t cab_len, char **xml, size_t 
 /* UTF-16LE (optional BOM) to UTF-8; caller frees *out. */
 int protocol_utf16le_to_utf8(const uint8_t *in, size_t n, char **out, size_t *out_len,
 			     struct err *e);
+
+
+/*---- protocol_soap.c: SOAP 1.1 / 1.2 envelopes, faults, wire types ----*/
+
+#define PROTOCOL_NS_SOAP11 "http://schemas.xmlsoap.org/soap/envelope/"
+#define PROTOCOL_NS_SOAP12 "http://www.w3.org/2003/05/soap-envelope"
+#define PROTOCOL_NS_SD     "http://www.microsoft.com/SoftwareDistribution"
+#define PROTOCOL_NS_DSSAUTH "http://www.microsoft.com/SoftwareDistribution/Server/DssAuthWebService"
+#define PROTOCOL_NS_CLIENT "http://www.microsoft.com/SoftwareDistribution/Server/ClientWebService"
+#define PROTOCOL_NS_SIMPLEAUTH "http://www.microsoft.com/SoftwareDistribution/Server/SimpleAuthWebService"
+#define PROTOCOL_NS_MONITOR "http://www.microsoft.com/SoftwareDistribution/Server/IMonitorable"
+
+/* The largest SOAP request body we parse (the front end caps bodies too). */
+#define PROTOCOL_MAX_SOAP_BODY (16u * 1024 * 1024)
+
+enum protocol_soap_version { PROTOCOL_SOAP11 = 1, PROTOCOL_SOAP12 = 2 };
+
+/* A parsed request: the document and the operation element (the first
+ * element child of Body, which decides the operation whatever SOAPAction
+ * says). */
+struct protocol_soap_msg {
+	xmlDocPtr  doc;
+	xmlNodePtr op;           /* first element child of Body */
+	const char *op_name;     /* its local name (points into doc) */
+	const char *op_ns;       /* its namespace URI, "" if none (points into doc) */
+	enum protocol_soap_version version;
+};
+
+/* Parse a SOAP 1.1 or 1.2 request body (secure parser, size-bounded). On
+ * error (not XML, no Envelope/Body, empty Body) returns negative with e set;
+ * the caller answers with a fault. Free with protocol_soap_msg_free. */
+int protocol_soap_parse(const char *body, size_t len, struct protocol_soap_msg *out, struct err *e);
+void protocol_soap_msg_free(struct protocol_soap_msg *m);
+
+/* Lenient readers (real peers send soapenc:arrayType, xsi:nil on
+ * non-nillable elements, unknown extra elements): children are matched by
+ * local name only. child: the first element child named local, or NULL.
+ * next: the next element sibling with the same local name as n, or NULL.
+ * Both skip elements marked xsi:nil="true"/"1", which count as absent.
+ * text: the trimmed text of n, malloc'd; NULL when n is NULL or xsi:nil. */
+xmlNodePtr protocol_soap_child(xmlNodePtr parent, const char *local);
+xmlNodePtr protocol_soap_next(xmlNodePtr n);
+char *protocol_soap_text(xmlNodePtr n);
+/* Text of the child named local into out (cap bytes); -ENOENT when absent or
+ * nil, -E2BIG when longer than cap-1. */
+int protocol_soap_child_text(xmlNodePtr parent, const char *local, char *out, size_t cap);
+/* Boolean / int child values ("true"/"false"/"1"/"0"; decimal int32). */
+int protocol_soap_child_bool(xmlNodePtr parent, const char *local, int *out);
+int protocol_soap_child_int(xmlNodePtr parent, const char *local, int64_t min, int64_t max,
+			    int64_t *out);
+
+/* Response writer: the XML declaration, Envelope and Body open tags for the
+ * version (end closes them). Between them the caller appends the response
+ * element with wsus_buf_* (escaping text with wsus_buf_append_xml_escaped). */
+int protocol_soap_begin(struct wsus_buf *b, enum protocol_soap_version v);
+int protocol_soap_end(struct wsus_buf *b, enum protocol_soap_version v);
+/* The Content-Type header value for a response of this version. */
+const char *protocol_soap_content_type(enum protocol_soap_version v);
+
+/* The ErrorCode values of MS-WSUSSS 2.2.9.3 and MS-WUSP 2.2.2.4. */
+enum protocol_error {
+	PROTOCOL_ERR_INTERNAL = 0,             /* InternalServerError */
+	PROTOCOL_ERR_INVALID_COOKIE,           /* InvalidCookie */
+	PROTOCOL_ERR_COOKIE_EXPIRED,           /* CookieExpired */
+	PROTOCOL_ERR_INVALID_AUTH_COOKIE,      /* InvalidAuthorizationCookie */
+	PROTOCOL_ERR_INVALID_PARAMETERS,       /* InvalidParameters */
+	PROTOCOL_ERR_INCOMPATIBLE_VERSION,     /* IncompatibleProtocolVersion */
+	PROTOCOL_ERR_FILE_DIGESTS_MISSING,     /* FileDigestsMissing */
+	PROTOCOL_ERR_CONFIG_CHANGED,           /* ConfigChanged */
+	PROTOCOL_ERR_REGISTRATION_REQUIRED,    /* RegistrationRequired */
+	PROTOCOL_ERR_SERVER_CHANGED,           /* ServerChanged */
+	PROTOCOL_ERR_SERVER_BUSY,              /* ServerBusy */
+	PROTOCOL_ERR_TOO_MANY_IDS,             /* TooManyIds */
+	PROTOCOL_ERR_REGISTRATION_NOT_REQUIRED,/* RegistrationNotRequired */
+	PROTOCOL_ERR_UNKNOWN_OPERATION,        /* no ErrorCode: a plain SOAP fault (unknown body element) */
+};
+const char *protocol_error_name(enum protocol_error code);
+
+/* A complete fault response (Envelope included) for version v, in the shape
+ * Windows servers send: faultcode soap:Client (soap:Server for
+ * InternalServerError), faultstring, faultactor (the request URL, may be
+ * NULL), detail with unqualified ErrorCode, Message, ID (a fresh GUID) and
+ * Method (the SOAPAction of the operation, written in double quotes; a value
+ * already quoted is kept as it is; may be NULL). SOAP 1.2 uses
+ * Code/Reason/Node and an unqualified Detail element. Served with HTTP 500.
+ * PROTOCOL_ERR_UNKNOWN_OPERATION: faultstring = message, no ErrorCode. */
+int protocol_soap_fault(struct wsus_buf *b, enum protocol_soap_version v, enum protocol_error code,
+			const char *message, const char *actor, const char *method);
+
+/* xs:dateTime: parse 0-7 fractional digits, optional 'Z' or +hh:mm offset
+ * (no designator = UTC), the sentinels 0001-01-01, 1753-01-01 and
+ * 9999-12-31T23:59:59.9999999. Milliseconds since the Unix epoch (may be
+ * negative; digits past the millisecond are truncated); -EINVAL when
+ * malformed. */
+int protocol_datetime_parse(const char *s, int64_t *unix_ms);
+/* "YYYY-MM-DDTHH:MM:SS.fffZ" (out: 40 bytes), clamped to years 0001-9999. */
+void protocol_datetime_format(int64_t unix_ms, char out[40]);
 
 #endif /* WSUS_PROTOCOL_H */

@@ -1,0 +1,28 @@
+/*
+ * server.h -- the HTTPS front end (libmicrohttpd + TLS): what cli/ needs to
+ * run it. Services (MS-WSUSSS upstream role now, MS-WUSP clients later) plug
+ * in through server_int.h.
+ */
+#ifndef WSUS_SERVER_H
+#define WSUS_SERVER_H
+
+#include "common.h"
+#include "config.h"
+
+struct server;
+
+/* Make sure a TLS certificate and key exist: the configured pair, or on the
+ * embedded default a self-signed pair generated on first start under
+ * DATADIR/tls/ (server.crt, server.key, key mode 0600). Writes the SHA-256
+ * fingerprint (lower-case hex of the DER) of the certificate in use into fp. */
+int server_tls_ensure(const struct wsus_config *cfg, char fp[65], struct err *e);
+
+/* Start listening (HTTPS on [server] listen, optional plain-HTTP content
+ * port). Returns once the sockets are bound and the thread pool runs. */
+int server_start(const struct wsus_config *cfg, struct server **out, struct err *e);
+/* Stop accepting, finish in-flight requests, free everything. Accepts NULL. */
+void server_stop(struct server *srv);
+/* The bound HTTPS port (useful with listen port 0 in tests). */
+int server_port(const struct server *srv);
+
+#endif /* WSUS_SERVER_H */

@@ -1,0 +1,218 @@
+/*
+ * server_int.h -- the contract between the front end core (server.c:
+ * daemon, TLS, routing, bodies, storage handles) and the SOAP services
+ * (server_sss.c, server_dssauth.c, server_reporting.c, and later the client
+ * services). A service is a path plus a table of operations; the core parses
+ * the SOAP envelope, finds the operation by the body's first element, calls
+ * its handler, and wraps the result in an envelope or a fault.
+ */
+#ifndef WSUS_SERVER_INT_H
+#define WSUS_SERVER_INT_H
+
+#include <pthread.h>
+
+#include "common.h"
+#include "config.h"
+#include "protocol.h"
+#include "storage.h"
+
+/* Cookie lifetimes (MS-WSUSSS <29>: 240 minutes). */
+#define SERVER_AUTH_COOKIE_TTL_MS  (8LL * 3600 * 1000)
+#define SERVER_COOKIE_TTL_MS       (240LL * 60 * 1000)
+/* GetUpdateData response budget (MS-WSUSSS <37>). */
+#define SERVER_UPDATE_DATA_BUDGET  2000000
+/* The limit we advertise in GetConfigData and enforce in GetUpdateData. */
+#define SERVER_MAX_UPDATES_PER_REQUEST 100
+#define SERVER_MAX_DIGESTS_PER_DOWNLOAD 100
+
+struct server {
+	const struct wsus_config *cfg;
+	char     server_id[WSUS_GUID_LEN];
+	uint8_t  cookie_key[32];        /* storage_secret("cookie") */
+	char     tls_fp[65];            /* our certificate's SHA-256 */
+	char     public_url[512];       /* https://host:port, no trailing slash */
+	char     content_url[512];      /* base of /Content URLs we hand out */
+	/* storage handles: one per worker thread, taken and given back per request */
+	pthread_mutex_t st_lock;
+	struct storage **st_free;
+	size_t   st_nfree, st_cap;
+	void    *mhd;                   /* struct MHD_Daemon * (HTTPS) */
+	void    *mhd_plain;             /* plain-HTTP content daemon, or NULL */
+	int      port;
+	char   **allow_fps;             /* downstream client-cert allow-list (lower-case hex) */
+	size_t   n_allow_fps;
+};
+
+struct server_req {
+	struct server *srv;
+	const char *method;            /* "GET", "HEAD", "POST" */
+	const char *path;              /* the URL path as received */
+	const char *soap_action;       /* SOAPAction header (quotes kept), or the 1.2 action, or NULL */
+	const char *accept_encoding;   /* or NULL */
+	const char *body;              /* POST body, NUL-terminated; NULL for GET/HEAD */
+	size_t      body_len;
+	char        peer[64];          /* client address as text */
+	char        client_fp[65];     /* SHA-256 of the client certificate, "" if none */
+	int         tls;               /* arrived over HTTPS */
+	struct storage *st;            /* this request's storage handle */
+};
+
+/* What an operation handler reports instead of a response. */
+struct server_fault {
+	enum protocol_error code;
+	char message[256];
+};
+
+/* An operation: on success append the response element (e.g.
+ * <GetCookieResponse xmlns="...">...</GetCookieResponse>) to out and return 0;
+ * on a protocol error fill f and return -1 (the core writes the fault). Any
+ * other negative return is an InternalServerError. */
+typedef int (*server_op_fn)(struct server_req *req, struct protocol_soap_msg *msg,
+			    struct wsus_buf *out, struct server_fault *f);
+
+struct server_op {
+	const char  *name;     /* local name of the body element, e.g. "GetCookie" */
+	const char  *action;   /* the SOAPAction URI (for the fault's Method) */
+	server_op_fn fn;
+};
+
+struct server_service {
+	const char *const *paths;      /* NULL-terminated, matched case-insensitively */
+	const struct server_op *ops;
+	size_t n_ops;
+	int downstream_only;           /* subject to [server] client_cert_allow */
+};
+
+/* The services (each defined in its own file). */
+extern const struct server_service server_sss_service;        /* ServerSyncWebService */
+extern const struct server_service server_dssauth_service;    /* DssAuthWebService */
+extern const struct server_service server_reporting_service;  /* ReportingWebService (rollup now, client ops later) */
+
+/* Every service the front end serves, NULL-terminated (server_services.c). */
+extern const struct server_service *const server_services[];
+
+/* A finished response of the SOAP layer. */
+struct server_resp {
+	int status;                    /* 200, or 500 for a fault */
+	const char *content_type;      /* static string */
+	struct wsus_buf body;          /* owned; wsus_buf_free when sent */
+};
+
+/* Run one SOAP request against svc (server_soap.c): parse the envelope, find
+ * the operation by the Body's first element (SOAPAction is only a hint), call
+ * its handler, wrap the result in an envelope of the request's SOAP version.
+ * Always fills resp: malformed XML, a missing Body, an unknown operation, a
+ * handler fault or a handler failure all become a SOAP fault with HTTP 500.
+ * Logs one line per fault. */
+void server_soap_dispatch(struct server_req *req, const struct server_service *svc,
+			  struct server_resp *resp);
+
+/* Fill a fault (always returns -1, for "return server_fault_set(f, ...)"). */
+int server_fault_set(struct server_fault *f, enum protocol_error code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*---- server_cookie.c: sealed cookies (AES-256-GCM under the server key) ----*/
+
+enum server_cookie_kind {
+	SERVER_COOKIE_DSS_AUTH = 1,    /* MS-WSUSSS AuthorizationCookie.CookieData */
+	SERVER_COOKIE_DSS = 2,         /* MS-WSUSSS Cookie.EncryptedData */
+	SERVER_COOKIE_CLIENT_AUTH = 3, /* MS-WUSP AuthorizationCookie.CookieData */
+	SERVER_COOKIE_CLIENT = 4,      /* MS-WUSP Cookie.EncryptedData */
+};
+
+struct server_cookie_claims {
+	enum server_cookie_kind kind;
+	char    subject[256];          /* DSS ServerID GUID, or client ComputerID */
+	char    server_id[WSUS_GUID_LEN]; /* the issuing server (ServerChanged detection) */
+	char    protocol_version[16];  /* "1.20" etc., "" if not yet known */
+	char    groups[1024];          /* target group names, comma-separated, "" if none */
+	int64_t issued_ms;
+	int64_t expires_ms;
+	int64_t aux;                   /* kind-specific (client: last deployment change time) */
+};
+
+/* Seal claims into base64 text (caller frees *out). */
+int server_cookie_seal(const uint8_t key[32], const struct server_cookie_claims *c, char **out,
+		       struct err *e);
+/* Open base64 text sealed by server_cookie_seal with key and check that it
+ * is of kind and not expired at now_ms. Returns 0, -EBADMSG when it does not
+ * open (forged, truncated, other key, wrong kind, garbage: InvalidCookie), or
+ * -ETIMEDOUT when it opened but has expired (*out is then filled). */
+int server_cookie_open(const uint8_t key[32], const char *b64, enum server_cookie_kind kind,
+		       int64_t now_ms, struct server_cookie_claims *out, struct err *e);
+
+/*---- server.c: responses and logging shared by the handlers ----*/
+
+struct MHD_Connection;
+
+/* Queue a small text/plain response with status (404, 405, 403, 413, ...).
+ * allow, when not NULL, becomes the Allow header. Returns MHD_YES/MHD_NO. */
+int server_reply_status(struct MHD_Connection *conn, unsigned status, const char *allow);
+/* One log line for a refused request: "<level> server refused status=...
+ * method=... path=... peer=... why=..."; the path is cut and cleaned of
+ * control characters. 4xx that are routine (404, 405, 416) log at info. */
+void server_log_refused(const struct server_req *req, unsigned status, const char *why);
+
+/*---- server_tls.c: certificate, key, fingerprints ----*/
+
+/* The GnuTLS priority string: TLS 1.3, and TLS 1.2 with ECDHE and AEAD
+ * ciphers (AES-GCM, ChaCha20-Poly1305) only. */
+extern const char server_tls_priorities[];
+/* server_tls_ensure, then read the PEM texts of the certificate (chain) and
+ * key for the daemon. Caller frees both; the key after explicit_bzero. */
+int server_tls_load(const struct wsus_config *cfg, char **cert_pem, char **key_pem,
+		    char fp[65], struct err *e);
+/* Lower-case hex SHA-256 of the first certificate in PEM text. */
+int server_tls_pem_fp(const char *pem, size_t len, char fp[65], struct err *e);
+/* Lower-case hex SHA-256 of DER bytes (a certificate as sent on the wire). */
+void server_tls_der_fp(const void *der, size_t n, char fp[65]);
+
+/*---- server_content.c: GET/HEAD /Content/<XX>/<SHA1>.<ext> ----*/
+
+#define SERVER_MAX_RANGES 64
+
+/* One satisfiable byte range, inclusive positions. */
+struct server_range {
+	int64_t first;
+	int64_t last;
+};
+
+/* Parse a Range header value for a representation of size bytes.
+ * Returns the number of satisfiable ranges put in out (1..max, in request
+ * order, clamped to the size); 0 when the header is to be ignored and the
+ * whole file served (not "bytes=", malformed, more than max ranges, or the
+ * ranges add up to more than the file); -ERANGE when it is well formed but
+ * nothing in it is satisfiable (416). */
+int server_range_parse(const char *hdr, int64_t size, struct server_range *out, size_t max);
+
+/* Parse the path of a content request: /Content/<XX>/<40 hex>[.<ext>],
+ * case-insensitive, where XX must be the last two hex digits of the SHA-1
+ * and ext is 1-15 letters or digits. Fills sha1 and ext ("" when absent).
+ * -ENOENT for anything else. */
+int server_content_parse_path(const char *path, uint8_t sha1[WSUS_SHA1_LEN], char ext[16]);
+
+/* The conditional request headers of RFC 9110 (NULL when absent). */
+struct server_cond {
+	const char *if_match;
+	const char *if_none_match;
+	const char *if_modified_since;
+	const char *if_unmodified_since;
+	const char *if_range;
+};
+enum server_cond_result {
+	SERVER_COND_SERVE = 0,         /* serve; *use_range says whether Range applies */
+	SERVER_COND_NOT_MODIFIED = 304,
+	SERVER_COND_FAILED = 412,
+};
+/* Evaluate the conditions against our strong ETag (with quotes) and the
+ * file's modification time, in the order RFC 9110 13.2.2 gives. */
+enum server_cond_result server_cond_eval(const struct server_cond *c, const char *etag,
+					 int64_t mtime, int *use_range);
+/* An HTTP-date (IMF-fixdate, RFC 850 or asctime form) as Unix seconds;
+ * -EINVAL when it is none of them. */
+int server_http_date_parse(const char *s, int64_t *out);
+
+/* Answer a request whose path starts with /Content/ (GET/HEAD only). */
+int server_content_handle(struct server_req *req, struct MHD_Connection *conn);
+
+#endif /* WSUS_SERVER_INT_H */
