@@ -21,6 +21,7 @@ static const struct {
 	{ "catalog", cmd_catalog },
 	{ "status", cmd_status },
 	{ "verify", cmd_verify },
+	{ "serve", cmd_serve },
 };
 
 static void usage(FILE *f)
@@ -34,6 +35,7 @@ static void usage(FILE *f)
 	      "  catalog fragment UPDATEID REV core|extended|localized LANG|eula LANG\n"
 	      "  status [--json]              catalogue counts, content coverage, last import/sync\n"
 	      "  verify                       re-hash the content store; quarantine what does not match\n"
+	      "  serve [--listen ADDR:PORT]   HTTPS front end, until SIGTERM/SIGINT\n"
 	      "options:\n"
 	      "  -c FILE     configuration file (default: the embedded default, no upstream)\n"
 	      "  -d DATADIR  data directory (default ./var; overrides [storage] data_dir)\n"

@@ -16,6 +16,10 @@ struct server;
  * DATADIR/tls/ (server.crt, server.key, key mode 0600). Writes the SHA-256
  * fingerprint (lower-case hex of the DER) of the certificate in use into fp. */
 int server_tls_ensure(const struct wsus_config *cfg, char fp[65], struct err *e);
+/* The same fingerprint without creating anything (for status, which may run
+ * as another user than the service): -ENOENT while no certificate has been
+ * generated yet. */
+int server_tls_fingerprint(const struct wsus_config *cfg, char fp[65], struct err *e);
 
 /* Start listening (HTTPS on [server] listen, optional plain-HTTP content
  * port). Returns once the sockets are bound and the thread pool runs. */

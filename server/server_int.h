@@ -87,6 +87,8 @@ struct server_service {
 extern const struct server_service server_sss_service;        /* ServerSyncWebService */
 extern const struct server_service server_dssauth_service;    /* DssAuthWebService */
 extern const struct server_service server_reporting_service;  /* ReportingWebService (rollup now, client ops later) */
+extern const struct server_service server_client_service;     /* ClientWebService (MS-WUSP) */
+extern const struct server_service server_simpleauth_service; /* SimpleAuthWebService (MS-WUSP) */
 
 /* Every service the front end serves, NULL-terminated (server_services.c). */
 extern const struct server_service *const server_services[];

@@ -202,4 +202,221 @@ struct storage_status {
 };
 int storage_status_get(struct storage *st, struct storage_status *out, struct err *e);
 
+/*---- storage_sss.c: queries for the upstream role ----*/
+
+/* A committed catalogue state: the catalog_change anchor n and the time it
+ * was committed. n = 0 (time 0) is the empty catalogue. Every revision,
+ * deployment and decline is stamped with the anchor of its transaction, so
+ * "changed after anchor A" is "stamped > A.n". */
+struct storage_anchor {
+	int64_t n;
+	int64_t time_ms;
+};
+/* The newest anchor. */
+int storage_anchor_latest(struct storage *st, struct storage_anchor *out, struct err *e);
+/* Anchor n (its time); -ENOENT when no such anchor was ever committed. */
+int storage_anchor_get(struct storage *st, int64_t n, struct storage_anchor *out, struct err *e);
+
+/* One read snapshot around several reads: one consistent view of the
+ * database and one lock for all of them. Returns 1 when it opened the
+ * snapshot, 0 when the handle was already inside a transaction (nothing to
+ * do), or a negative code; pass the result to storage_read_end. No writes
+ * inside. */
+int storage_read_begin(struct storage *st, struct err *e);
+void storage_read_end(struct storage *st, int opened);
+
+/* A revision's document with its file digests and MUUrls (GetUpdateData).
+ * Free with storage_update_blob_free. */
+struct storage_blob_file {
+	uint8_t sha1[WSUS_SHA1_LEN];
+	char   *mu_url;          /* NULL when none */
+};
+struct storage_update_blob {
+	char   *xml;             /* NUL-terminated, len bytes */
+	size_t  len;
+	struct storage_blob_file *files;   /* each digest once, in document order */
+	size_t  n_files;
+};
+/* The exact revision; -ENOENT when it is not in the catalogue. */
+int storage_update_blob_get(struct storage *st, const char *update_id, int revision,
+			    struct storage_update_blob *out, struct err *e);
+void storage_update_blob_free(struct storage_update_blob *b);
+
+/* A category or classification of a GetRevisionIdList filter. delta = 0
+ * asks for every update in it, whatever the anchor. */
+struct storage_id_delta {
+	char id[WSUS_GUID_LEN];
+	int  delta;
+};
+
+struct storage_revision_filter {
+	int     config;   /* 1: categories, classifications, detectoids; 0: software and drivers */
+	int64_t since;    /* only revisions stamped after this anchor (0: all) */
+	int64_t upto;     /* nothing stamped after this anchor (the answer's anchor) */
+	/* Both empty: no product filter. Otherwise an update must name (as a
+	 * prerequisite) a listed category, or a category below one, AND a listed
+	 * classification; exactly one list empty matches nothing. Ignored when
+	 * config = 1. Bundled children of matching bundles are added. */
+	const struct storage_id_delta *categories;      size_t n_categories;
+	const struct storage_id_delta *classifications; size_t n_classifications;
+};
+
+/* The highest revision of every update the filter selects, oldest first: fn
+ * is called once per (update_id, revision); a non-zero return stops the walk
+ * and is returned. Declined updates are included (declines travel in
+ * GetDeployments). */
+int storage_revision_ids(struct storage *st, const struct storage_revision_filter *f,
+			 int (*fn)(const char *update_id, int revision, void *ctx), void *ctx,
+			 struct err *e);
+
+/* The languages of the catalogue (Properties/Language and the locales of
+ * LocalizedProperties), lower case, sorted, each once. */
+int storage_languages(struct storage *st, int (*fn)(const char *lang, void *ctx), void *ctx,
+		      struct err *e);
+
+/* The files of one exact revision with their decryption keys: key is NULL
+ * (key_len 0) when none is known. -ENOENT when the revision is unknown. */
+int storage_revision_keys(struct storage *st, const char *update_id, int revision,
+			  int (*fn)(const uint8_t sha1[WSUS_SHA1_LEN], const uint8_t *key, size_t key_len,
+				    void *ctx),
+			  void *ctx, struct err *e);
+
+/* Whether a payload is known to the catalogue (-ENOENT if not) and, if so,
+ * whether it is in the content store (*present = 1). */
+int storage_file_state(struct storage *st, const uint8_t sha1[WSUS_SHA1_LEN], int *present,
+		       struct err *e);
+
+/* Target groups with their parent's GroupID ("" for the root). */
+struct storage_group_row {
+	char group_id[WSUS_GUID_LEN];
+	char parent_id[WSUS_GUID_LEN];
+	char name[260];
+	int  builtin;
+};
+int storage_group_rows(struct storage *st, int (*fn)(const struct storage_group_row *g, void *ctx),
+		       void *ctx, struct err *e);
+
+struct storage_deployment_row {
+	char    deployment_id[WSUS_GUID_LEN];
+	char    update_id[WSUS_GUID_LEN];
+	int     revision;
+	enum storage_action action;
+	char    admin_name[128];      /* "" when none */
+	char    deadline[48];         /* ISO text as stored, "" when none */
+	int     is_assigned;
+	char    go_live[48];          /* ISO text as stored, "" when none */
+	char    group_id[WSUS_GUID_LEN];
+	int     download_priority;    /* 1..3 */
+	int     dead;
+	int64_t anchor;
+};
+/* Deployments created or retired in (since, upto], oldest first; dead = 1
+ * for the retired ones (a DeadDeployment). */
+int storage_deployment_changes(struct storage *st, int64_t since, int64_t upto,
+			       int (*fn)(const struct storage_deployment_row *d, void *ctx),
+			       void *ctx, struct err *e);
+/* Every declined UpdateID, each once. */
+int storage_hidden_updates(struct storage *st, int (*fn)(const char *update_id, void *ctx),
+			   void *ctx, struct err *e);
+/* Every accepted EulaID. */
+int storage_accepted_eulas(struct storage *st, int (*fn)(const char *eula_id, void *ctx),
+			   void *ctx, struct err *e);
+
+/* Downstream servers (the DSS table). server_id is a GUID (any case). */
+
+/* GetAuthorizationCookie: create the row, or refresh fqdn, address,
+ * certificate and the authorisation time. cert_sha256 may be NULL or "". */
+int storage_dss_auth(struct storage *st, const char *server_id, const char *fqdn,
+		     const char *address, const char *cert_sha256, struct err *e);
+/* A request with a valid cookie: record the time (at most once a minute, so
+ * that steady traffic does not serialise on the write lock) and, when not
+ * NULL, the protocol version. -ENOENT when the server is unknown. */
+int storage_dss_touch(struct storage *st, const char *server_id, const char *protocol_version,
+		      struct err *e);
+/* 0 when server_id is in the DSS table, -ENOENT when not. */
+int storage_dss_known(struct storage *st, const char *server_id, struct err *e);
+
+/* One DownstreamServerRollupInfo. */
+struct storage_dss_rollup {
+	char        server_id[WSUS_GUID_LEN];
+	char        parent_id[WSUS_GUID_LEN]; /* "" = a direct child of ours */
+	const char *fqdn;                      /* NULL: keep */
+	const char *version;                   /* NULL: keep */
+	int         is_replica;
+	int64_t     last_sync_ms;              /* INT64_MIN: never */
+	int64_t     last_rollup_ms;
+	const char *summary;                   /* ServerSummary as JSON text, NULL: keep */
+};
+/* Insert the server, or update it when the stored LastRollupTime is not
+ * newer than the incoming one (*applied = 1; 0 when it was stale). */
+int storage_dss_rollup(struct storage *st, const struct storage_dss_rollup *r, int *applied,
+		       struct err *e);
+/* Add install counts (deltas) rolled up by server_id for one revision and OS. */
+int storage_dss_activity_add(struct storage *st, const char *server_id, const char *update_id,
+			     int revision, const char *os, int64_t success, int64_t failure,
+			     struct err *e);
+
+struct storage_dss_row {
+	char    server_id[WSUS_GUID_LEN];
+	char    parent_id[WSUS_GUID_LEN];  /* "" = a direct child */
+	char    fqdn[256];
+	char    address[64];
+	char    version[40];
+	char    protocol_version[16];
+	char    cert_sha256[65];
+	int     is_replica;
+	int64_t first_seen;                /* Unix ms, 0 when unknown */
+	int64_t last_auth;
+	int64_t last_seen;
+	int64_t last_sync;                 /* as the server reported it in its rollup */
+	int64_t last_rollup;
+	int64_t computers;                 /* computers rolled up with it as parent */
+};
+/* Every downstream server, direct children first, then by FQDN. */
+int storage_dss_foreach(struct storage *st, int (*fn)(const struct storage_dss_row *d, void *ctx),
+			void *ctx, struct err *e);
+
+/* One ComputerRollupInfo (times in Unix ms, INT64_MIN when never). */
+struct storage_rollup_computer {
+	const char *computer_id;
+	char        parent_id[WSUS_GUID_LEN];
+	int64_t     last_sync_ms;
+	int         last_sync_result;          /* 0 unknown, 1 succeeded, 2 failed */
+	int64_t     last_reboot_ms;
+	int64_t     last_status_ms;
+	int64_t     last_inventory_ms;
+	int         has_details;               /* the fields below are set */
+	const char *ip_address, *fqdn, *os_locale, *os_family, *os_description;
+	const char *make, *model, *bios_version, *bios_name, *bios_release_date;
+	const char *processor_arch, *client_version;
+	const char *target_group_ids;          /* comma-separated */
+	const char *requested_groups;          /* comma-separated */
+	int         os_major, os_minor, os_build, os_sp_major, os_sp_minor;
+	int         suite_mask, old_product_type, new_product_type, system_metrics;
+};
+/* Store a rolled-up computer (MS-WSUSSS 3.1.4.15): insert it, or replace it
+ * when the stored LastSyncTime is not newer. *new_parent = 1 when it came
+ * without Details and was new or changed parent (the DSS must send them). */
+int storage_rollup_computer(struct storage *st, const struct storage_rollup_computer *c,
+			    int *new_parent, struct err *e);
+/* GetOutOfSyncComputers: *out_of_sync = 1 when computer_id is a computer of
+ * parent_id or of one of its descendants whose last received rollup number
+ * differs from rollup_number. */
+int storage_rollup_out_of_sync(struct storage *st, const char *parent_id, const char *computer_id,
+			       int rollup_number, int *out_of_sync, struct err *e);
+
+struct storage_rollup_status {
+	char    update_id[WSUS_GUID_LEN];
+	int     status;            /* Update Status table value 0..6 */
+	int64_t last_change_ms;
+};
+/* RollupComputerStatus for one computer rolled up under parent_id or a
+ * descendant: record the rollup number and detection time, drop its status
+ * rows on a full rollup, then upsert the statuses (newer LastChangeTime
+ * wins). *known = 0 (nothing done) when no such computer exists. */
+int storage_rollup_status(struct storage *st, const char *parent_id, const char *computer_id,
+			  int rollup_number, int64_t detection_ms, int full,
+			  const struct storage_rollup_status *items, size_t n, int *known,
+			  struct err *e);
+
 #endif /* WSUS_STORAGE_H */

@@ -334,8 +334,38 @@ static const char MIGRATION_1[] =
 	"        WHERE c.update_id = p.update_id AND c.category_type = 'UpdateClassification')"
 	"  GROUP BY p.revision_id;";
 
+/* Version 2: the upstream role (MS-WSUSSS USS). What we learn about our
+ * downstream servers when they authorise and sync, and the per-computer
+ * rollup state of RollupComputers / RollupComputerStatus. */
+static const char MIGRATION_2[] =
+	"ALTER TABLE dss ADD COLUMN address TEXT;"            /* peer address at the last authorisation */
+	"ALTER TABLE dss ADD COLUMN first_seen INTEGER;"
+	"ALTER TABLE dss ADD COLUMN last_auth_time INTEGER;"  /* last GetAuthorizationCookie */
+	"ALTER TABLE dss ADD COLUMN last_seen INTEGER;"       /* last request with a valid cookie */
+	"ALTER TABLE dss ADD COLUMN protocol_version TEXT;"   /* announced in GetCookie */
+
+	"ALTER TABLE computer ADD COLUMN last_rollup_number INTEGER;"       /* LastReceivedRollupNumber */
+	"ALTER TABLE computer ADD COLUMN effective_last_detection INTEGER;"
+	"ALTER TABLE computer ADD COLUMN last_reboot_time INTEGER;"
+	"ALTER TABLE computer ADD COLUMN last_inventory_time INTEGER;"
+	"ALTER TABLE computer ADD COLUMN os_family TEXT;"
+	"ALTER TABLE computer ADD COLUMN target_group_ids TEXT;"  /* a downstream's GroupIDs, comma-separated */
+
+	/* Install counts a downstream rolls up (deltas, summed here), per OS. */
+	"CREATE TABLE dss_activity ("
+	"  server_id       TEXT NOT NULL REFERENCES dss(server_id) ON DELETE CASCADE,"
+	"  update_id       TEXT NOT NULL,"
+	"  revision_number INTEGER NOT NULL,"
+	"  os              TEXT NOT NULL,"   /* major.minor.build.spmajor.spminor/locale/arch/... */
+	"  install_success INTEGER NOT NULL DEFAULT 0,"
+	"  install_failure INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (server_id, update_id, revision_number, os)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX dss_parent ON dss(parent_server_id);";
+
 static const char *const migrations[] = {
 	MIGRATION_1,
+	MIGRATION_2,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

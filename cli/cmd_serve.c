@@ -1,0 +1,69 @@
+/*
+ * cmd_serve.c -- `serve [--listen ADDR:PORT]`: make sure a TLS certificate
+ * exists, start the front end, print one "listening on" line on stdout, and
+ * run until SIGTERM or SIGINT, then stop cleanly and exit 0. The signals are
+ * blocked in every thread and taken with sigwait here, so no work ever runs
+ * in a signal handler.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "server.h"
+
+/* The address as given with the port actually bound (port 0 = any). */
+static void print_listening(const char *listen_addr, int port, const char *fp)
+{
+	const char *colon = listen_addr[0] == '[' ? strchr(listen_addr, ']') : strrchr(listen_addr, ':');
+	int hn = colon ? (int)(colon - listen_addr) + (listen_addr[0] == '[') : 0;
+
+	printf("listening on https://%.*s:%d certificate sha256 %s\n", hn, listen_addr, port, fp);
+	fflush(stdout);
+}
+
+int cmd_serve(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct server *srv = NULL;
+	struct err e = { 0 };
+	char fp[65];
+	sigset_t stop;
+	int opt, sig = 0;
+
+	while ((opt = getopt_long(argc, argv, "l:", opts, NULL)) != -1) {
+		if (opt != 'l')
+			return cli_usage("serve [--listen ADDR:PORT]");
+		free(c->cfg->srv_listen);
+		c->cfg->srv_listen = strdup(optarg);
+		if (c->cfg->srv_listen == NULL)
+			return cli_fail("out of memory");
+	}
+	if (optind != argc)
+		return cli_usage("serve [--listen ADDR:PORT]");
+
+	/* before any thread exists, so that the workers inherit the mask */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (server_tls_ensure(c->cfg, fp, &e) < 0)
+		return cli_fail("%s", e.msg);
+	if (server_start(c->cfg, &srv, &e) < 0)
+		return cli_fail("%s", e.msg);
+	print_listening(c->cfg->srv_listen, server_port(srv), fp);
+
+	while (sigwait(&stop, &sig) != 0)
+		;
+	log_info("server", "stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
+	server_stop(srv);
+	log_info("server", "stopped");
+	return CLI_OK;
+}

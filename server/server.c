@@ -1,0 +1,839 @@
+/*
+ * server.c -- the front end core: the HTTPS daemon (libmicrohttpd + GnuTLS,
+ * its own thread pool), the optional plain-HTTP content port, request
+ * bodies, routing, the downstream client-certificate gate and the storage
+ * handle pool. server_start returns a struct server that server_stop frees.
+ *
+ * Design notes:
+ * (1) We bind the listening sockets ourselves (exact errors, port 0) and
+ *     hand them to MHD, which owns them from then on.
+ * (2) Routing: /Content/ -> server_content.c; a path of a service in
+ *     server_services[] (compared case-insensitively, as IIS does) ->
+ *     server_soap_dispatch; anything else 404. The plain port serves only
+ *     /Content/.
+ * (3) Mutual TLS: with [server] client_cert_allow set, MHD is given a trust
+ *     list (our own certificate), which is what makes it ask GnuTLS for
+ *     GNUTLS_CERT_REQUEST. Neither MHD nor GnuTLS verifies the client's
+ *     chain; the handshake proves the client holds the key, and the SHA-256
+ *     of its leaf certificate against the allow-list is the whole decision,
+ *     taken per request for downstream_only services (403 otherwise).
+ * (4) Request percent-decoding leaves %00, %2F and %5C encoded, so that a
+ *     decoded byte can never become a path separator or end the string.
+ * (5) Limits: headers must fit the 64 KiB per-connection memory (MHD answers
+ *     431), bodies srv_max_body (413), srv_max_connections, srv_timeout of
+ *     idleness. No per-address limit: whole sites of clients share one
+ *     address behind NAT.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+
+#include "server.h"
+#include "server_int.h"
+
+#define SERVER_CONN_MEMORY   (64 * 1024)  /* per connection: headers and I/O buffers */
+#define SERVER_MAX_THREADS   64
+#define SERVER_STOP_GRACE_MS 5000         /* in-flight requests get this long on stop */
+#define SERVER_LISTEN_BACKLOG 511
+/* An oversized body is read and thrown away (so that a client that does not
+ * wait for 100-continue still reads its 413) up to this much; past it the
+ * connection is closed. */
+#define SERVER_DRAIN_MAX     (64ull * 1024 * 1024)
+
+struct server_impl;
+
+/* One daemon's view: the handler's cls. */
+struct listener {
+	struct server_impl *impl;
+	int plain;                    /* the plain-HTTP content port */
+};
+
+struct server_impl {
+	struct server s;              /* what server_int.h shows; first member */
+	struct listener tls, plain;
+	int plain_port;
+	atomic_int active;            /* requests between first call and completion */
+};
+
+/* Per-request state behind MHD's req_cls (freed by on_completed). */
+struct req_state {
+	struct server_impl *impl;
+	struct wsus_buf body;
+	int too_big;                  /* body passed srv_max_body: answer 413 */
+	int answered;                 /* a response was queued before the body */
+	uint64_t drained;             /* bytes thrown away after too_big */
+};
+
+static struct server_impl *impl_of(struct server *srv)
+{
+	return (struct server_impl *)srv;
+}
+
+/*---- Small replies and logs ----*/
+
+static const char *status_text(unsigned status)
+{
+	switch (status) {
+	case 400: return "400 Bad Request\n";
+	case 403: return "403 Forbidden\n";
+	case 404: return "404 Not Found\n";
+	case 405: return "405 Method Not Allowed\n";
+	case 412: return "412 Precondition Failed\n";
+	case 413: return "413 Payload Too Large\n";
+	case 503: return "503 Service Unavailable\n";
+	default:  return "500 Internal Server Error\n";
+	}
+}
+
+int server_reply_status(struct MHD_Connection *conn, unsigned status, const char *allow)
+{
+	const char *text = status_text(status);
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+								 MHD_RESPMEM_PERSISTENT);
+	int ret;
+
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+	if (allow != NULL)
+		MHD_add_response_header(r, "Allow", allow);
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Percent-encode what would break a key=value log line; cut with "...". */
+static void log_clean(const char *in, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)(in ? in : ""); *p; p++) {
+		if (o + 7 >= cap) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '%') {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = '\0';
+}
+
+void server_log_refused(const struct server_req *req, unsigned status, const char *why)
+{
+	char path[256];
+	int level = (status == 404 || status == 405 || status == 416) ? LOG_INFO : LOG_WARN;
+
+	if (level > log_verbosity)
+		return;
+	log_clean(req->path, path, sizeof(path));
+	log_msg(level, "server", "refused status=%u method=%s path=%s peer=%s tls=%d why=\"%s\"",
+		status, req->method ? req->method : "-", path, req->peer[0] ? req->peer : "-",
+		req->tls, why);
+}
+
+/*---- Storage handle pool ----*/
+
+static struct storage *st_take(struct server *srv, struct err *e)
+{
+	struct storage *st = NULL;
+
+	pthread_mutex_lock(&srv->st_lock);
+	if (srv->st_nfree > 0)
+		st = srv->st_free[--srv->st_nfree];
+	pthread_mutex_unlock(&srv->st_lock);
+	/* more concurrent requests than workers (should not happen): a spare */
+	if (st == NULL && storage_open(srv->cfg->st_data_dir, srv->cfg->st_content_dir, &st, e) < 0)
+		return NULL;
+	return st;
+}
+
+static void st_give(struct server *srv, struct storage *st)
+{
+	pthread_mutex_lock(&srv->st_lock);
+	if (srv->st_nfree < srv->st_cap) {
+		srv->st_free[srv->st_nfree++] = st;
+		st = NULL;
+	}
+	pthread_mutex_unlock(&srv->st_lock);
+	storage_close(st);
+}
+
+/*---- Request details ----*/
+
+static void peer_text(struct MHD_Connection *conn, char out[64])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+								     MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	out[0] = '\0';
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, 64);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, 64);
+}
+
+/* SHA-256 of the client's certificate, "" when it sent none. */
+static void client_fp(struct MHD_Connection *conn, char out[65])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+								     MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const gnutls_datum_t *certs;
+	unsigned int n = 0;
+
+	out[0] = '\0';
+	if (ci == NULL || ci->tls_session == NULL)
+		return;
+	certs = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
+	if (certs != NULL && n > 0)
+		server_tls_der_fp(certs[0].data, certs[0].size, out);
+}
+
+/* SOAPAction, or the action parameter of a SOAP 1.2 Content-Type. */
+static const char *soap_action(struct MHD_Connection *conn, char *buf, size_t cap)
+{
+	const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "SOAPAction");
+	const char *ct, *p;
+	size_t n;
+
+	if (a != NULL)
+		return a;
+	ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	for (p = ct; p != NULL && (p = strchr(p, ';')) != NULL;) {
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncasecmp(p, "action=", 7) == 0) {
+			p += 7;
+			n = strcspn(p, ";");
+			while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+				n--;
+			if (n >= cap)
+				return NULL;
+			memcpy(buf, p, n);
+			buf[n] = '\0';
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+static void req_basics(struct server_req *req, struct listener *l, struct MHD_Connection *conn,
+		       const char *url, const char *method)
+{
+	memset(req, 0, sizeof(*req));
+	req->srv = &l->impl->s;
+	req->method = method;
+	req->path = url;
+	req->tls = !l->plain;
+	peer_text(conn, req->peer);
+	if (req->tls && l->impl->s.n_allow_fps > 0)
+		client_fp(conn, req->client_fp);
+}
+
+/*---- Routing ----*/
+
+static const struct server_service *service_by_path(const char *url)
+{
+	for (size_t i = 0; server_services[i] != NULL; i++) {
+		const char *const *p = server_services[i]->paths;
+
+		for (; p != NULL && *p != NULL; p++)
+			if (strcasecmp(url, *p) == 0)
+				return server_services[i];
+	}
+	return NULL;
+}
+
+static int fp_allowed(const struct server *srv, const char *fp)
+{
+	if (fp[0] == '\0')
+		return 0;
+	for (size_t i = 0; i < srv->n_allow_fps; i++)
+		if (strcmp(srv->allow_fps[i], fp) == 0)
+			return 1;
+	return 0;
+}
+
+static int handle_soap(struct server_req *req, struct MHD_Connection *conn,
+		       const struct server_service *svc, struct req_state *rs)
+{
+	struct server_resp resp = { 0 };
+	struct MHD_Response *r;
+	struct err e = { 0 };
+	char action[512];
+	size_t len = 0;
+	char *body;
+	int ret;
+
+	if (strcmp(req->method, "POST") != 0) {
+		server_log_refused(req, MHD_HTTP_METHOD_NOT_ALLOWED, "SOAP services take POST");
+		return server_reply_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "POST");
+	}
+	req->soap_action = soap_action(conn, action, sizeof(action));
+	req->accept_encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							   MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	req->body = rs->body.data ? rs->body.data : "";
+	req->body_len = rs->body.len;
+	req->st = st_take(req->srv, &e);
+	if (req->st == NULL) {
+		log_err("server", "cannot open storage for a request: %s", e.msg);
+		return server_reply_status(conn, MHD_HTTP_SERVICE_UNAVAILABLE, NULL);
+	}
+	server_soap_dispatch(req, svc, &resp);
+	st_give(req->srv, req->st);
+	req->st = NULL;
+	body = wsus_buf_steal(&resp.body, &len);
+	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type",
+				resp.content_type ? resp.content_type : "text/xml; charset=utf-8");
+	MHD_add_response_header(r, "Cache-Control", "private");
+	ret = MHD_queue_response(conn, resp.status ? (unsigned)resp.status : 500, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static int handle_content(struct server_req *req, struct MHD_Connection *conn)
+{
+	struct err e = { 0 };
+	int ret;
+
+	req->st = st_take(req->srv, &e);
+	if (req->st == NULL) {
+		log_err("server", "cannot open storage for a request: %s", e.msg);
+		return server_reply_status(conn, MHD_HTTP_SERVICE_UNAVAILABLE, NULL);
+	}
+	ret = server_content_handle(req, conn);
+	st_give(req->srv, req->st);
+	req->st = NULL;
+	return ret;
+}
+
+static int route(struct listener *l, struct MHD_Connection *conn, const char *url,
+		 const char *method, struct req_state *rs)
+{
+	struct server_req req;
+	const struct server_service *svc;
+
+	req_basics(&req, l, conn, url, method);
+	if (rs->too_big) {
+		server_log_refused(&req, MHD_HTTP_CONTENT_TOO_LARGE, "request body over max_body");
+		return server_reply_status(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL);
+	}
+	if (strncasecmp(url, "/Content/", 9) == 0)
+		return handle_content(&req, conn);
+	svc = l->plain ? NULL : service_by_path(url);
+	if (svc == NULL) {
+		server_log_refused(&req, MHD_HTTP_NOT_FOUND, l->plain ? "plain port serves /Content only"
+								       : "no such path");
+		return server_reply_status(conn, MHD_HTTP_NOT_FOUND, NULL);
+	}
+	if (svc->downstream_only && l->impl->s.n_allow_fps > 0 && !fp_allowed(&l->impl->s, req.client_fp)) {
+		server_log_refused(&req, MHD_HTTP_FORBIDDEN,
+				   req.client_fp[0] ? "client certificate not in client_cert_allow"
+						    : "no client certificate (client_cert_allow is set)");
+		if (req.client_fp[0])
+			log_warn("server", "refused client certificate sha256=%s peer=%s", req.client_fp,
+				 req.peer);
+		return server_reply_status(conn, MHD_HTTP_FORBIDDEN, NULL);
+	}
+	return handle_soap(&req, conn, svc, rs);
+}
+
+/*---- The MHD callbacks ----*/
+
+/* A declared body over the cap: answer 413 before the body when the client
+ * waits for it (Expect: 100-continue) or the body is too big to drain;
+ * otherwise drain it and answer at the end (a client still sending would
+ * miss an early answer when the connection closes under it). */
+static int refuse_declared_body(struct listener *l, struct MHD_Connection *conn, const char *url,
+				const char *method, struct req_state *rs)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+	long long n = cl ? strtoll(cl, NULL, 10) : 0;
+	struct server_req req;
+
+	if (n <= l->impl->s.cfg->srv_max_body)
+		return 0;
+	rs->too_big = 1;
+	if ((expect == NULL || strcasecmp(expect, "100-continue") != 0)
+	    && (unsigned long long)n <= SERVER_DRAIN_MAX)
+		return 0;
+	req_basics(&req, l, conn, url, method);
+	server_log_refused(&req, MHD_HTTP_CONTENT_TOO_LARGE, "Content-Length over max_body");
+	rs->answered = 1;
+	return 1;
+}
+
+/* Call 1: allocate (and maybe refuse a declared oversized body at once).
+ * Middle calls: keep the body up to the cap, or drain it. Last call: route. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **req_cls)
+{
+	struct listener *l = cls;
+	struct req_state *rs = *req_cls;
+
+	(void)version;
+	if (rs == NULL) {
+		rs = calloc(1, sizeof(*rs));
+		if (rs == NULL)
+			return MHD_NO;
+		rs->impl = l->impl;
+		wsus_buf_init(&rs->body, (size_t)l->impl->s.cfg->srv_max_body);
+		atomic_fetch_add(&l->impl->active, 1);
+		*req_cls = rs;
+		if (refuse_declared_body(l, conn, url, method, rs))
+			return (enum MHD_Result)server_reply_status(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL);
+		return MHD_YES;
+	}
+	if (*upload_size != 0) {
+		if (!rs->too_big && wsus_buf_append(&rs->body, upload, *upload_size) < 0) {
+			rs->too_big = 1;
+			wsus_buf_free(&rs->body);
+		}
+		if (rs->too_big) {
+			rs->drained += *upload_size;
+			if (rs->drained > SERVER_DRAIN_MAX) {
+				log_warn("server", "closing a connection sending an endless body url_len=%zu",
+					 strlen(url));
+				return MHD_NO;
+			}
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (rs->answered)
+		return MHD_YES;
+	rs->answered = 1;
+	return (enum MHD_Result)route(l, conn, url, method, rs);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode code)
+{
+	struct req_state *rs = *req_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)code;
+	if (rs == NULL)
+		return;
+	atomic_fetch_sub(&rs->impl->active, 1);
+	wsus_buf_free(&rs->body);
+	free(rs);
+	*req_cls = NULL;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* %HH decoding that keeps %00, %2F and %5C as they are (design note 4). */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *w = s;
+	const char *r = s;
+
+	(void)cls;
+	(void)conn;
+	while (*r != '\0') {
+		int hi = r[0] == '%' ? hexval(r[1]) : -1;
+		int lo = hi >= 0 ? hexval(r[2]) : -1;
+		int v = hi * 16 + lo;
+
+		if (hi >= 0 && lo >= 0 && v != 0 && v != '/' && v != '\\') {
+			*w++ = (char)v;
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	(void)cls;
+	if (log_verbosity < LOG_DEBUG)
+		return;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	log_msg(LOG_DEBUG, "server", "mhd: %s", buf);
+}
+
+/*---- Listening ----*/
+
+/* "ADDR:PORT" or "[V6]:PORT" (port 0 = any free port). */
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, struct err *e)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *port, *end;
+	char *pend;
+	long p;
+	size_t hn;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (end == NULL || end[1] != ':')
+			goto bad;
+		hn = (size_t)(end - s - 1);
+		port = end + 2;
+		s++;
+	} else {
+		end = strrchr(s, ':');
+		if (end == NULL)
+			goto bad;
+		hn = (size_t)(end - s);
+		port = end + 1;
+	}
+	if (hn == 0 || hn >= sizeof(host))
+		goto bad;
+	memcpy(host, s, hn);
+	host[hn] = '\0';
+	errno = 0;
+	p = strtol(port, &pend, 10);
+	if (errno != 0 || pend == port || *pend != '\0' || p < 0 || p > 65535)
+		goto bad;
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)p);
+		*len = sizeof(struct sockaddr_in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)p);
+		*len = sizeof(struct sockaddr_in6);
+		return 0;
+	}
+bad:
+	return err_set(e, -EINVAL, "bad listen address '%s' (want ADDR:PORT or [IPv6]:PORT)", s);
+}
+
+/* A bound, listening, non-blocking socket; *port gets the bound port. */
+static int listen_on(const char *addr, int *port, struct err *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1, rc = parse_listen(addr, &ss, &len, e);
+
+	if (rc < 0)
+		return rc;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(e, -errno, "cannot create a socket for %s: %s", addr, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, SERVER_LISTEN_BACKLOG) < 0) {
+		rc = err_set(e, -errno, "cannot listen on %s: %s", addr, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		rc = err_set(e, -errno, "cannot read the bound port of %s: %s", addr, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	*port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return fd;
+}
+
+/* MHD may use sendfile only when a closed peer cannot kill us with SIGPIPE. */
+static int sigpipe_handled(void)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+		return 1;
+	return pthread_sigmask(SIG_BLOCK, NULL, &set) == 0 && sigismember(&set, SIGPIPE) == 1;
+}
+
+static int thread_count(const struct wsus_config *cfg)
+{
+	long n = cfg->srv_threads > 0 ? cfg->srv_threads : sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > SERVER_MAX_THREADS ? SERVER_MAX_THREADS : (int)n;
+}
+
+#define OPT(o, v, p) (opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) })
+
+static struct MHD_Daemon *daemon_start(struct listener *l, int fd, const char *cert,
+				       const char *key, const char *trust)
+{
+	const struct wsus_config *cfg = l->impl->s.cfg;
+	struct MHD_OptionItem opts[20];
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	size_t n = 0;
+
+	OPT(MHD_OPTION_LISTEN_SOCKET, fd, NULL);
+	OPT(MHD_OPTION_THREAD_POOL_SIZE, thread_count(cfg), NULL);
+	OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->srv_max_connections, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->srv_timeout, NULL);
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_CONN_MEMORY, NULL);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL);
+	OPT(MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL);
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL);
+	if (sigpipe_handled())
+		OPT(MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, NULL);
+	if (!l->plain) {
+		flags |= MHD_USE_TLS;
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key);
+		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)server_tls_priorities);
+		if (trust != NULL)
+			OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)trust);
+	}
+	OPT(MHD_OPTION_END, 0, NULL);
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_ARRAY, opts,
+				MHD_OPTION_END);
+}
+
+/*---- Identity and URLs ----*/
+
+/* host part of a listen address for URLs; the host name for a wildcard */
+static void url_host(const char *listen_addr, char *out, size_t cap)
+{
+	const char *end;
+
+	if (listen_addr[0] == '[') {
+		end = strchr(listen_addr, ']');
+		snprintf(out, cap, "%.*s", end ? (int)(end - listen_addr + 1) : 0, listen_addr);
+		if (strcmp(out, "[::]") != 0)
+			return;
+	} else {
+		end = strrchr(listen_addr, ':');
+		snprintf(out, cap, "%.*s", end ? (int)(end - listen_addr) : 0, listen_addr);
+		if (strcmp(out, "0.0.0.0") != 0)
+			return;
+	}
+	if (gethostname(out, cap) != 0)
+		snprintf(out, cap, "localhost");
+	out[cap - 1] = '\0';
+}
+
+static void make_urls(struct server_impl *impl)
+{
+	struct server *s = &impl->s;
+	const struct wsus_config *cfg = s->cfg;
+	char host[300];
+	const char *a, *h;
+	size_t n;
+
+	if (cfg->srv_public_url != NULL) {
+		snprintf(s->public_url, sizeof(s->public_url), "%s", cfg->srv_public_url);
+		n = strlen(s->public_url);
+		while (n > 0 && s->public_url[n - 1] == '/')
+			s->public_url[--n] = '\0';
+	} else {
+		url_host(cfg->srv_listen, host, sizeof(host));
+		snprintf(s->public_url, sizeof(s->public_url), "https://%s:%d", host, s->port);
+	}
+	if (s->mhd_plain == NULL) {
+		snprintf(s->content_url, sizeof(s->content_url), "%s", s->public_url);
+		return;
+	}
+	/* content goes over the plain port, on the host clients already use */
+	a = strstr(s->public_url, "://");
+	h = a ? a + 3 : s->public_url;
+	n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/");
+	snprintf(s->content_url, sizeof(s->content_url), "http://%.*s:%d", (int)n, h, impl->plain_port);
+}
+
+static int load_allow_list(struct server *s, struct err *e)
+{
+	const char *p = s->cfg->srv_client_cert_allow;
+	size_t count = 1;
+
+	if (p == NULL || *p == '\0')
+		return 0;
+	for (const char *q = p; *q; q++)
+		count += *q == ',';
+	s->allow_fps = calloc(count, sizeof(char *));
+	if (s->allow_fps == NULL)
+		return err_set(e, -ENOMEM, "out of memory");
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+
+		if (n == 64) {
+			s->allow_fps[s->n_allow_fps] = strndup(p, n);
+			if (s->allow_fps[s->n_allow_fps] == NULL)
+				return err_set(e, -ENOMEM, "out of memory");
+			for (char *c = s->allow_fps[s->n_allow_fps]; *c; c++)
+				*c = (char)((*c >= 'A' && *c <= 'F') ? *c + 32 : *c);
+			s->n_allow_fps++;
+		} else if (n > 0) {
+			return err_set(e, -EINVAL, "client_cert_allow: not a SHA-256 fingerprint");
+		}
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
+static int open_pool(struct server *s, size_t count, struct err *e)
+{
+	int rc;
+
+	s->st_free = calloc(count, sizeof(*s->st_free));
+	if (s->st_free == NULL)
+		return err_set(e, -ENOMEM, "out of memory");
+	s->st_cap = count;
+	for (size_t i = 0; i < count; i++) {
+		rc = storage_open(s->cfg->st_data_dir, s->cfg->st_content_dir, &s->st_free[i], e);
+		if (rc < 0)
+			return rc;
+		s->st_nfree++;
+	}
+	rc = storage_server_id(s->st_free[0], s->server_id);
+	if (rc < 0)
+		return err_set(e, rc, "cannot read the server id");
+	return storage_secret(s->st_free[0], "cookie", s->cookie_key, e);
+}
+
+/*---- Public ----*/
+
+int server_start(const struct wsus_config *cfg, struct server **out, struct err *e)
+{
+	struct server_impl *impl = calloc(1, sizeof(*impl));
+	char *cert = NULL, *key = NULL;
+	int fd = -1, pfd = -1, rc, threads = thread_count(cfg);
+
+	if (impl == NULL)
+		return err_set(e, -ENOMEM, "out of memory");
+	impl->s.cfg = cfg;
+	impl->tls = (struct listener){ impl, 0 };
+	impl->plain = (struct listener){ impl, 1 };
+	pthread_mutex_init(&impl->s.st_lock, NULL);
+	rc = load_allow_list(&impl->s, e);
+	if (rc == 0)
+		rc = open_pool(&impl->s, (size_t)threads * (cfg->srv_content_http_listen ? 2 : 1), e);
+	if (rc == 0)
+		rc = server_tls_load(cfg, &cert, &key, impl->s.tls_fp, e);
+	if (rc < 0)
+		goto fail;
+	fd = listen_on(cfg->srv_listen, &impl->s.port, e);
+	if (fd < 0) {
+		rc = fd;
+		goto fail;
+	}
+	impl->s.mhd = daemon_start(&impl->tls, fd, cert, key, impl->s.n_allow_fps ? cert : NULL);
+	if (impl->s.mhd == NULL) {
+		close(fd);
+		rc = err_set(e, -EIO, "cannot start the HTTPS daemon on %s (certificate, key or TLS setup)",
+			     cfg->srv_listen);
+		goto fail;
+	}
+	if (cfg->srv_content_http_listen != NULL) {
+		pfd = listen_on(cfg->srv_content_http_listen, &impl->plain_port, e);
+		if (pfd < 0) {
+			rc = pfd;
+			goto fail;
+		}
+		impl->s.mhd_plain = daemon_start(&impl->plain, pfd, NULL, NULL, NULL);
+		if (impl->s.mhd_plain == NULL) {
+			close(pfd);
+			rc = err_set(e, -EIO, "cannot start the HTTP content daemon on %s",
+				     cfg->srv_content_http_listen);
+			goto fail;
+		}
+	}
+	make_urls(impl);
+	log_info("server", "listening url=%s content=%s threads=%d sha256=%s client_cert_allow=%zu",
+		 impl->s.public_url, impl->s.content_url, threads, impl->s.tls_fp, impl->s.n_allow_fps);
+	rc = 0;
+	*out = &impl->s;
+	goto out;
+fail:
+	server_stop(&impl->s);
+out:
+	if (key != NULL) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
+	free(cert);
+	return rc;
+}
+
+/* Stop taking connections on both daemons, give in-flight requests a
+ * grace period, then stop (which closes the connections left). */
+void server_stop(struct server *srv)
+{
+	struct server_impl *impl;
+	void *daemons[2];
+	struct timespec tick = { 0, 20 * 1000 * 1000 };
+	int waited = 0;
+
+	if (srv == NULL)
+		return;
+	impl = impl_of(srv);
+	daemons[0] = srv->mhd;
+	daemons[1] = srv->mhd_plain;
+	for (int i = 0; i < 2; i++) {
+		MHD_socket lfd = daemons[i] ? MHD_quiesce_daemon(daemons[i]) : MHD_INVALID_SOCKET;
+
+		if (lfd != MHD_INVALID_SOCKET)
+			close(lfd);
+	}
+	while (atomic_load(&impl->active) > 0 && waited < SERVER_STOP_GRACE_MS) {
+		nanosleep(&tick, NULL);
+		waited += 20;
+	}
+	for (int i = 0; i < 2; i++)
+		if (daemons[i] != NULL)
+			MHD_stop_daemon(daemons[i]);
+	for (size_t i = 0; i < srv->st_nfree; i++)
+		storage_close(srv->st_free[i]);
+	free(srv->st_free);
+	for (size_t i = 0; i < srv->n_allow_fps; i++)
+		free(srv->allow_fps[i]);
+	free(srv->allow_fps);
+	explicit_bzero(srv->cookie_key, sizeof(srv->cookie_key));
+	pthread_mutex_destroy(&srv->st_lock);
+	free(impl);
+}
+
+int server_port(const struct server *srv)
+{
+	return srv->port;
+}

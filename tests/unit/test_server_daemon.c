@@ -1,0 +1,376 @@
+/*
+ * test_server_daemon.c -- the front end core running for real on loopback
+ * (port 0), driven with libcurl: routing, methods, body cap, the downstream
+ * client-certificate gate, the plain content port, identity fields.
+ * This binary brings its own service table (a downstream_only service and
+ * an open one, each with an Echo operation) in place of server_services.c.
+ * Groups: 1 start and identity, 2 routing and methods, 3 request bodies,
+ * 4 mutual TLS allow-list, 5 plain content port.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "config.h"
+#include "server.h"
+#include "server_int.h"
+
+/*---- The service table of this binary ----*/
+
+static int op_echo(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+		   struct server_fault *f)
+{
+	(void)msg;
+	(void)f;
+	return wsus_buf_printf(out, "<EchoResponse xmlns=\"urn:test\"><Peer>%s</Peer>"
+			       "<Cert>%s</Cert></EchoResponse>", req->peer, req->client_fp);
+}
+
+static const struct server_op echo_ops[] = { { "Echo", "urn:test/Echo", op_echo } };
+static const char *const down_paths[] = { "/Test/Down.asmx", NULL };
+static const char *const open_paths[] = { "/Test/Open.asmx", "/Test/Alias.asmx", NULL };
+static const struct server_service down_service = { down_paths, echo_ops, 1, 1 };
+static const struct server_service open_service = { open_paths, echo_ops, 1, 0 };
+const struct server_service *const server_services[] = { &down_service, &open_service, NULL };
+
+static const char echo_envelope[] =
+	"<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope "
+	"xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>"
+	"<Echo xmlns=\"urn:test\"/></soap:Body></soap:Envelope>";
+
+/*---- Fixture: a server, and two client certificates (A allowed, B not) ----*/
+
+struct fixture {
+	char dir[64];
+	char ca[128];              /* the server's certificate, as the clients' trust */
+	char cert_a[128], key_a[128], cert_b[128], key_b[128];
+	char fp_a[65], fp_srv[65];
+	struct wsus_config *cfg;
+	struct server *srv;
+	char base[128];            /* https://127.0.0.1:port */
+	char plain[128];           /* http://127.0.0.1:port */
+};
+
+static void make_client_cert(struct fixture *f, const char *name, char *cert, char *key, char fp[65])
+{
+	struct wsus_config *c;
+	struct err e = { 0 };
+	char sub[128];
+
+	snprintf(sub, sizeof(sub), "%s/%s", f->dir, name);
+	assert_int_equal(config_default(sub, &c, &e), 0);
+	assert_int_equal(server_tls_ensure(c, fp, &e), 0);
+	config_free(c);
+	snprintf(cert, 128, "%s/tls/server.crt", sub);
+	snprintf(key, 128, "%s/tls/server.key", sub);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct err e = { 0 };
+	char fp_b[65];
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/wsus-srvd.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	make_client_cert(f, "client-a", f->cert_a, f->key_a, f->fp_a);
+	make_client_cert(f, "client-b", f->cert_b, f->key_b, fp_b);
+	assert_int_equal(config_default(f->dir, &f->cfg, &e), 0);
+	free(f->cfg->srv_listen);
+	f->cfg->srv_listen = strdup("127.0.0.1:0");
+	f->cfg->srv_content_http_listen = strdup("127.0.0.1:0");
+	f->cfg->srv_max_body = 64 * 1024;
+	f->cfg->srv_threads = 2;
+	f->cfg->srv_timeout = 5;
+	f->cfg->srv_client_cert_allow = strdup(f->fp_a);
+	assert_int_equal(server_tls_ensure(f->cfg, f->fp_srv, &e), 0);
+	snprintf(f->ca, sizeof(f->ca), "%s/tls/server.crt", f->dir);
+	if (server_start(f->cfg, &f->srv, &e) != 0)
+		fail_msg("server_start: %s", e.msg);
+	snprintf(f->base, sizeof(f->base), "https://127.0.0.1:%d", server_port(f->srv));
+	snprintf(f->plain, sizeof(f->plain), "%s", f->srv->content_url);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	server_stop(f->srv);
+	config_free(f->cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/*---- A small libcurl client ----*/
+
+struct reply {
+	long status;
+	char body[8192];
+	size_t len;
+	char allow[64];
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *cls)
+{
+	struct reply *r = cls;
+	size_t take = size * n;
+
+	if (take > sizeof(r->body) - 1 - r->len)
+		take = sizeof(r->body) - 1 - r->len;
+	memcpy(r->body + r->len, p, take);
+	r->len += take;
+	r->body[r->len] = '\0';
+	return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *cls)
+{
+	struct reply *r = cls;
+	size_t len = size * n;
+
+	if (len > 7 && strncasecmp(p, "Allow: ", 7) == 0)
+		snprintf(r->allow, sizeof(r->allow), "%.*s", (int)(len - 9), p + 7);
+	return len;
+}
+
+struct request {
+	const char *method;        /* NULL = GET */
+	const char *body;
+	size_t body_len;
+	int chunked;               /* send the body with Transfer-Encoding: chunked */
+	int expect;                /* send Expect: 100-continue (else never) */
+	const char *cert, *key;    /* client certificate, or NULL */
+};
+
+static void http(const struct fixture *f, const char *url, const struct request *rq, struct reply *r)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	assert_non_null(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, f->ca);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	if (rq != NULL && rq->method != NULL)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+	if (rq != NULL && rq->body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+		h = curl_slist_append(h, "Content-Type: text/xml; charset=utf-8");
+		if (rq->chunked)
+			h = curl_slist_append(h, "Transfer-Encoding: chunked");
+		h = curl_slist_append(h, rq->expect ? "Expect: 100-continue" : "Expect:");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	}
+	if (rq != NULL && rq->cert != NULL) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, rq->cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, rq->key);
+	}
+	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK)
+		fail_msg("%s: %s", url, curl_easy_strerror(rc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+}
+
+static void post(const struct fixture *f, const char *path, const char *body, const char *cert,
+		 const char *key, struct reply *r)
+{
+	char url[256];
+	struct request rq = { .body = body, .body_len = strlen(body), .cert = cert, .key = key };
+
+	snprintf(url, sizeof(url), "%s%s", f->base, path);
+	http(f, url, &rq, r);
+}
+
+/* 1.1 identity fields and URLs are filled; the fingerprint is ours */
+static void test_identity(void **state)
+{
+	struct fixture *f = *state;
+	char want[160];
+
+	assert_true(server_port(f->srv) > 0);
+	assert_int_equal(strlen(f->srv->server_id), 36);
+	assert_string_equal(f->srv->tls_fp, f->fp_srv);
+	snprintf(want, sizeof(want), "https://127.0.0.1:%d", server_port(f->srv));
+	assert_string_equal(f->srv->public_url, want);
+	assert_int_equal(strncmp(f->srv->content_url, "http://127.0.0.1:", 17), 0);
+	assert_string_not_equal(f->srv->content_url, "http://127.0.0.1:0");
+	assert_int_equal(f->srv->n_allow_fps, 1);
+	assert_string_equal(f->srv->allow_fps[0], f->fp_a);
+}
+
+/* 2.1 unknown paths 404; service paths match in any case and by alias;
+ * a service answers GET with 405 and Allow: POST; content refuses POST */
+static void test_routing(void **state)
+{
+	struct fixture *f = *state;
+	struct request get = { 0 }, del = { .method = "DELETE" };
+	struct reply r;
+	char url[256];
+
+	snprintf(url, sizeof(url), "%s/nope", f->base);
+	http(f, url, &get, &r);
+	assert_int_equal(r.status, 404);
+	snprintf(url, sizeof(url), "%s/Test/Open.asmx/extra", f->base);
+	http(f, url, &get, &r);
+	assert_int_equal(r.status, 404);
+	snprintf(url, sizeof(url), "%s/test/open.ASMX", f->base);
+	http(f, url, &get, &r);
+	assert_int_equal(r.status, 405);
+	assert_string_equal(r.allow, "POST");
+	post(f, "/TEST/OPEN.ASMX", echo_envelope, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "EchoResponse"));
+	assert_non_null(strstr(r.body, "<Peer>127.0.0.1</Peer>"));
+	post(f, "/test/alias.asmx", echo_envelope, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	snprintf(url, sizeof(url), "%s/Content/d8/7f25cb2ac12b6d5a90780993c82ebd48749da4d8.msu",
+		 f->base);
+	http(f, url, &del, &r);
+	assert_int_equal(r.status, 405);
+	assert_string_equal(r.allow, "GET, HEAD");
+	http(f, url, &get, &r);
+	assert_int_equal(r.status, 404);                 /* a good path, nothing stored */
+}
+
+/* 3.1 a malformed body reaches the SOAP layer and comes back as a fault */
+static void test_malformed_body(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	post(f, "/Test/Open.asmx", "<soap:Envelope><unclosed", NULL, NULL, &r);
+	assert_int_equal(r.status, 500);
+	assert_non_null(strstr(r.body, "Fault"));
+	post(f, "/Test/Open.asmx", "", NULL, NULL, &r);
+	assert_int_equal(r.status, 500);
+	post(f, "/Test/Open.asmx", echo_envelope, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+}
+
+/* 3.2 bodies over max_body get 413: declared and drained, declared with
+ * Expect: 100-continue (answered before the body), chunked; the server keeps
+ * answering; a body just under the cap is read whole */
+static void test_body_cap(void **state)
+{
+	struct fixture *f = *state;
+	size_t big = 100 * 1024, under = 60 * 1024;
+	char *body = malloc(big + 1);
+	struct request rq = { .body = body, .body_len = big };
+	struct reply r;
+	char url[256];
+
+	assert_non_null(body);
+	memset(body, 'x', big);
+	body[big] = '\0';
+	snprintf(url, sizeof(url), "%s/Test/Open.asmx", f->base);
+	for (int i = 0; i < 3; i++) {
+		http(f, url, &rq, &r);
+		assert_int_equal(r.status, 413);
+	}
+	rq.expect = 1;
+	http(f, url, &rq, &r);
+	assert_int_equal(r.status, 413);
+	rq.expect = 0;
+	rq.chunked = 1;
+	http(f, url, &rq, &r);
+	assert_int_equal(r.status, 413);
+	/* under the cap: not 413, the SOAP layer sees the (bad) XML */
+	rq.chunked = 0;
+	rq.body_len = under;
+	http(f, url, &rq, &r);
+	assert_int_equal(r.status, 500);
+	rq.chunked = 1;
+	http(f, url, &rq, &r);
+	assert_int_equal(r.status, 500);
+	post(f, "/Test/Open.asmx", echo_envelope, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	free(body);
+}
+
+/* 4.1 downstream_only: the allowed certificate passes (and the handler sees
+ * its fingerprint), another one or none gets 403; open services ignore it */
+static void test_mtls_gate(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	char want[128];
+
+	post(f, "/Test/Down.asmx", echo_envelope, f->cert_a, f->key_a, &r);
+	assert_int_equal(r.status, 200);
+	snprintf(want, sizeof(want), "<Cert>%s</Cert>", f->fp_a);
+	assert_non_null(strstr(r.body, want));
+	post(f, "/Test/Down.asmx", echo_envelope, f->cert_b, f->key_b, &r);
+	assert_int_equal(r.status, 403);
+	assert_null(strstr(r.body, "Echo"));
+	post(f, "/test/down.asmx", echo_envelope, NULL, NULL, &r);
+	assert_int_equal(r.status, 403);
+	post(f, "/Test/Open.asmx", echo_envelope, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	post(f, "/Test/Open.asmx", echo_envelope, f->cert_b, f->key_b, &r);
+	assert_int_equal(r.status, 200);
+}
+
+/* 5.1 the plain port serves /Content only: services are not there */
+static void test_plain_port(void **state)
+{
+	struct fixture *f = *state;
+	struct request rq = { .body = echo_envelope, .body_len = sizeof(echo_envelope) - 1 };
+	struct request get = { 0 };
+	struct reply r;
+	char url[256];
+
+	snprintf(url, sizeof(url), "%s/Test/Open.asmx", f->plain);
+	http(f, url, &rq, &r);
+	assert_int_equal(r.status, 404);
+	snprintf(url, sizeof(url), "%s/Content/d8/7f25cb2ac12b6d5a90780993c82ebd48749da4d8.msu",
+		 f->plain);
+	rq.method = "PUT";
+	http(f, url, &rq, &r);
+	assert_int_equal(r.status, 405);
+	http(f, url, &get, &r);
+	assert_int_equal(r.status, 404);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_identity),
+		cmocka_unit_test(test_routing),
+		cmocka_unit_test(test_malformed_body),
+		cmocka_unit_test(test_body_cap),
+		cmocka_unit_test(test_mtls_gate),
+		cmocka_unit_test(test_plain_port),
+	};
+	int rc;
+
+	log_set_verbosity(LOG_ERR);
+	signal(SIGPIPE, SIG_IGN);   /* as cmd_serve does */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, setup, teardown);
+	curl_global_cleanup();
+	return rc;
+}
