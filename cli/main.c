@@ -22,6 +22,7 @@ static const struct {
 	{ "status", cmd_status },
 	{ "verify", cmd_verify },
 	{ "serve", cmd_serve },
+	{ "pin", cmd_pin },
 };
 
 static void usage(FILE *f)
@@ -36,6 +37,7 @@ static void usage(FILE *f)
 	      "  status [--json]              catalogue counts, content coverage, last import/sync\n"
 	      "  verify                       re-hash the content store; quarantine what does not match\n"
 	      "  serve [--listen ADDR:PORT]   HTTPS front end, until SIGTERM/SIGINT\n"
+	      "  pin add FILE | pin list | pin remove SHA256 | pin check   (check: the trust verdict a sync would get)\n"
 	      "options:\n"
 	      "  -c FILE     configuration file (default: the embedded default, no upstream)\n"
 	      "  -d DATADIR  data directory (default ./var; overrides [storage] data_dir)\n"

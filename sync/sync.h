@@ -1,0 +1,188 @@
+/*
+ * sync.h -- the downstream (DSS) side of wsus-replica. For now: the upstream
+ * HTTPS client (sync_http.c), the only place that decides whether an upstream
+ * is trusted, and the certificate pin store (sync_trust.c). The sync phases
+ * (GetAuthConfig ... GetDeployments, content) are built on sync_http_*.
+ *
+ * Ownership: every *_new/_load has a matching *_free that accepts NULL.
+ * Unless a function says otherwise it returns 0 or a negative errno code with
+ * one line in e, and its OUT parameters are untouched on error.
+ *
+ * Design notes (the chain of trust, DESIGN.md):
+ *  (1) Only https:// URLs are ever requested or followed (plain http:// only
+ *      for payloads, only when [trust] allow_http_content = true). The check
+ *      runs before any connection and again on every redirect hop.
+ *  (2) TLS 1.2 minimum; chain and host name are verified against
+ *      [upstream] ca_file (alone) or the system store. Nothing turns it off.
+ *  (3) The pin decision happens inside the handshake, after the chain
+ *      verified: a non-empty pin store must match a certificate of the
+ *      verified chain (SHA-256 of DER) or the handshake is refused
+ *      (enforce_pinning = false: allowed with a warning).
+ *  (4) libcurl never reads proxy variables itself: the system proxy
+ *      ([trust] proxy, or direct) is always tried first; the environment's
+ *      proxy only with allow_user_proxy_fallback = true, after the system path
+ *      failed at the connection level. TLS is tunnelled end to end (CONNECT)
+ *      and pinning applies through every proxy.
+ *  (5) A trust failure is never retried and never falls back to another
+ *      proxy: it fails the request at once with a message that says why.
+ */
+#ifndef WSUS_SYNC_H
+#define WSUS_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "config.h"
+
+/*---- Limits ----*/
+
+#define SYNC_MAX_SOAP_RESPONSE (256u * 1024 * 1024) /* one SOAP response body */
+#define SYNC_MAX_PINS          1024                 /* certificates in a pin store */
+#define SYNC_MAX_CHAIN         16                   /* certificates recorded per handshake */
+#define SYNC_MAX_REDIRECTS     5
+#define SYNC_SHA256_HEX        65                   /* 64 hex digits + NUL */
+
+/*---- Certificates and the trust verdict ----*/
+
+/* What we show about one certificate. */
+struct sync_cert_info {
+	char    subject[256];            /* RFC 2253, truncated if longer */
+	char    issuer[256];
+	char    sha256[SYNC_SHA256_HEX]; /* lower-case hex SHA-256 of the DER */
+	char    not_after[32];           /* "YYYY-MM-DDTHH:MM:SSZ" */
+	int64_t not_after_unix;
+	int     expired;                 /* notAfter is in the past */
+};
+
+enum sync_pin_result {
+	SYNC_PIN_NONE = 0,           /* no handshake reached a decision yet */
+	SYNC_PIN_UNTRUSTED,          /* chain verification failed before pinning */
+	SYNC_PIN_STORE_EMPTY,        /* allowed: pin store empty, not enforced */
+	SYNC_PIN_MATCHED,            /* allowed: a chain certificate is pinned */
+	SYNC_PIN_NOT_PINNED,         /* refused: no chain certificate is pinned */
+	SYNC_PIN_NOT_PINNED_ALLOWED, /* allowed with a warning: enforce_pinning = false */
+};
+const char *sync_pin_result_name(enum sync_pin_result r); /* "matched", ... */
+
+/* The outcome of the last TLS handshake with the upstream. A reused
+ * connection keeps the verdict of the handshake that opened it. */
+struct sync_trust_verdict {
+	enum sync_pin_result pin;
+	int     allowed;                 /* 1: every trust check of that connection passed */
+	char    host[256];               /* the host it was made for */
+	size_t  n_chain;                 /* leaf first; the verified chain (with its anchor)
+	                                    or, when verification failed, what was presented */
+	struct sync_cert_info chain[SYNC_MAX_CHAIN];
+	int     matched;                 /* index in chain of the pinned certificate, -1 */
+	size_t  n_pins;                  /* certificates in the pin store */
+	char    leaf_sha256[SYNC_SHA256_HEX]; /* provenance: the certificate that delivered */
+	char    line[WSUS_ERR_LEN];      /* the verdict as logged (one line) */
+};
+
+/*---- sync_trust.c: the pin store (a directory of PEM certificates) ----*/
+
+struct sync_pin {
+	struct sync_cert_info cert;
+	char file[256];                  /* file name inside the store holding it (first one) */
+};
+
+struct sync_pin_store;
+
+/* Load every certificate of every regular, non-hidden file in dir (a file
+ * may hold several PEM certificates; files over 1 MiB and files without a
+ * certificate are skipped with a warning and counted). A missing directory is
+ * an empty store. The same certificate in several files counts once.
+ * -ENOTDIR when dir is not a directory, -E2BIG past SYNC_MAX_PINS.
+ * Caller frees with sync_pin_store_free. */
+int sync_pin_store_load(const char *dir, struct sync_pin_store **out, struct err *e);
+void sync_pin_store_free(struct sync_pin_store *ps);
+size_t sync_pin_store_count(const struct sync_pin_store *ps);
+/* Files skipped because they held no readable certificate. */
+size_t sync_pin_store_skipped(const struct sync_pin_store *ps);
+/* The i-th pin (load order: file names sorted, then order in file); NULL past the end. */
+const struct sync_pin *sync_pin_store_at(const struct sync_pin_store *ps, size_t i);
+/* The pin whose SHA-256 is sha256_hex (64 hex digits, any case), or NULL. */
+const struct sync_pin *sync_pin_store_find(const struct sync_pin_store *ps, const char *sha256_hex);
+
+/* `pin add`: read file (PEM or DER, exactly one certificate), create dir if
+ * needed, write it as dir/<sha256>.pem (atomically). *existed = 1 when that
+ * certificate was already pinned (nothing written). info receives what was
+ * pinned. -EINVAL when file holds no certificate or several. */
+int sync_pin_add(const char *dir, const char *file, struct sync_cert_info *info,
+		 int *existed, struct err *e);
+
+/* `pin remove`: sha256 is a full fingerprint or a unique prefix of at least 8
+ * hex digits (any case, colons between byte pairs allowed). Deletes every
+ * store file holding that certificate; refuses (-EBUSY) a file that also holds
+ * other certificates. -ENOENT no match, -EINVAL bad form or too short,
+ * -EEXIST ambiguous prefix (e lists the candidates). info: the removed pin. */
+int sync_pin_remove(const char *dir, const char *sha256, struct sync_cert_info *info,
+		    struct err *e);
+
+/*---- sync_http.c: the upstream client ----*/
+
+struct sync_http;
+
+/* A client for the upstream named in cfg (which must outlive it). Loads the
+ * pin store (cfg->tr_pin_store) once, fails closed (-EPERM) on a store that
+ * holds files but no readable certificate, decides the proxy plan, and sets
+ * up one libcurl handle reused across requests (keep-alive). Fails when
+ * libcurl is not built on OpenSSL (the pin hook needs it). Free with
+ * sync_http_free. Not thread-safe: one thread at a time per client. */
+int sync_http_new(const struct wsus_config *cfg, struct sync_http **out, struct err *e);
+void sync_http_free(struct sync_http *h);
+
+/* POST a SOAP 1.1 request: Content-Type text/xml; charset=utf-8, SOAPAction
+ * "soap_action" (quoted here unless already quoted), gzip/deflate accepted.
+ * out is reset first (any old content freed) and receives the body, at most
+ * SYNC_MAX_SOAP_RESPONSE bytes, NUL-terminated; free it with wsus_buf_free
+ * whatever the result. Returns 0 with *status 200 on success, and 0 with
+ * *status 500 when the body is a SOAP Fault (the caller parses it). Other
+ * statuses: -EIO (*status set, body in out). Connection failures, timeouts
+ * and 5xx without a fault are retried (cfg->up_retries, exponential backoff
+ * with jitter), then the user proxy is tried if policy allows. Trust
+ * failures: -EPERM at once, never retried. Redirects (<= SYNC_MAX_REDIRECTS)
+ * are followed keeping the POST, each target re-checked. */
+int sync_http_post_soap(struct sync_http *h, const char *url, const char *soap_action,
+			const char *body, size_t len, long *status /* OUT, may be NULL */,
+			struct wsus_buf *out, struct err *e);
+
+/* Where GET bodies go: data is the bytes at absolute offset `offset` of the
+ * resource. Requested with a Range but answered 200, the data starts again at
+ * offset 0: the sink must then restart (truncate). Return 0 to continue,
+ * negative to abort the transfer (that code is returned, not retried). */
+typedef int (*sync_sink_fn)(void *ctx, int64_t offset, const void *data, size_t n);
+
+/* GET flags */
+#define SYNC_GET_PAYLOAD 1  /* a payload protected by metadata digests: http:// is
+			       allowed when [trust] allow_http_content = true */
+
+/* GET url from byte offset (> 0 sends Range: bytes=offset-; a 206 must start
+ * there). The body of a 200/206 goes to sink; a retried transfer resumes
+ * where the sink stopped. Returns 0 on 200/206, -ENOENT on 404, -EIO on other
+ * statuses (*status set in all three), -EPERM for trust failures, another
+ * negative code for connection failures after retries and fallback. No total
+ * time limit: a transfer stalled for cfg->up_timeout seconds fails. */
+int sync_http_get(struct sync_http *h, const char *url, int flags, int64_t offset,
+		  sync_sink_fn sink, void *ctx, long *status /* OUT, may be NULL */,
+		  struct err *e);
+
+/* One GET of url whose body is read up to 64 KiB and dropped: a real TLS
+ * handshake through the proxy policy, for `pin check`. Any HTTP status counts
+ * as success (0, *status set): what it tests is the connection's trust. */
+int sync_http_probe(struct sync_http *h, const char *url, long *status, struct err *e);
+
+/* The verdict of the most recent handshake (pin == SYNC_PIN_NONE before the
+ * first). Valid until the next request or sync_http_free. */
+const struct sync_trust_verdict *sync_http_verdict(const struct sync_http *h);
+
+/* How the last request went out: "direct", "system proxy http://h:p" or
+ * "user proxy http://h:p (from $https_proxy)"; credentials never shown. */
+const char *sync_http_route(const struct sync_http *h);
+
+/* Join base (an upstream URL, trailing slashes ignored) and path (leading
+ * slash optional) into out. -E2BIG when it does not fit. */
+int sync_url_join(const char *base, const char *path, char *out, size_t cap);
+
+#endif /* WSUS_SYNC_H */
