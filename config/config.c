@@ -926,7 +926,7 @@ static int apply_default(struct wsus_config *cfg, const struct cfg_key *k, struc
  * defaults (pin_store, content_dir) sit under it; -d beats the file. */
 static int finish(struct wsus_config *cfg, const int *line_of, const char *data_dir, struct err *e)
 {
-	size_t dd;
+	size_t dd = 0;
 	int rc;
 
 	key_by_name("storage", "data_dir", &dd);
@@ -960,7 +960,7 @@ static int finish(struct wsus_config *cfg, const int *line_of, const char *data_
 static int cross_check(const struct cfg_load *ld)
 {
 	const struct wsus_config *c = ld->cfg;
-	size_t ic, ik;
+	size_t ic = 0, ik = 0;
 
 	key_by_name("server", "tls_cert", &ic);
 	key_by_name("server", "tls_key", &ik);
