@@ -6,11 +6,64 @@
 #include <string.h>
 
 #include "cli.h"
+#include "server.h"
 
-static void print_json(const struct storage_status *s, const struct wsus_config *cfg)
+
+/* Downstream servers that synced from us (the USS records each one that
+ * authorizes), as text lines or as JSON array elements. */
+struct dss_out {
+	int json;
+	int n;
+};
+
+static void iso_or(int64_t ms, char out[32], const char *none)
+{
+	if (ms > 0)
+		wsus_time_iso(ms, out);
+	else
+		snprintf(out, 32, "%s", none);
+}
+
+static int print_dss(const struct storage_dss_row *d, void *ctx)
+{
+	struct dss_out *o = ctx;
+	char auth[32], seen[32];
+
+	iso_or(d->last_auth, auth, o->json ? "" : "never");
+	iso_or(d->last_seen, seen, o->json ? "" : "never");
+	if (!o->json) {
+		printf("  %s  %s  %s  last auth %s  last seen %s  protocol %s\n", d->server_id,
+		       d->fqdn[0] ? d->fqdn : "-", d->address[0] ? d->address : "-", auth, seen,
+		       d->protocol_version[0] ? d->protocol_version : "-");
+	} else {
+		printf("%s\n    {\"server_id\": ", o->n ? "," : "");
+		cli_json_str(stdout, d->server_id);
+		printf(", \"fqdn\": ");
+		cli_json_str(stdout, d->fqdn);
+		printf(", \"address\": ");
+		cli_json_str(stdout, d->address);
+		printf(", \"protocol_version\": ");
+		cli_json_str(stdout, d->protocol_version);
+		printf(", \"last_auth\": ");
+		cli_json_str(stdout, auth);
+		printf(", \"last_seen\": ");
+		cli_json_str(stdout, seen);
+		printf(", \"computers\": %lld}", (long long)d->computers);
+	}
+	o->n++;
+	return 0;
+}
+
+static void print_json(const struct storage_status *s, const struct wsus_config *cfg,
+		       const char *tls_fp)
 {
 	printf("{\n  \"schema_version\": %d,\n  \"server_id\": ", s->schema_version);
 	cli_json_str(stdout, s->server_id);
+	printf(",\n  \"tls_sha256\": ");
+	if (tls_fp)
+		cli_json_str(stdout, tls_fp);
+	else
+		fputs("null", stdout);
 	printf(",\n  \"data_dir\": ");
 	cli_json_str(stdout, cfg->st_data_dir);
 	printf(",\n  \"catalog\": {\n    \"revisions\": %lld,\n    \"updates\": %lld,\n",
@@ -40,13 +93,15 @@ static void print_json(const struct storage_status *s, const struct wsus_config 
 		cli_json_str(stdout, cfg->up_url);
 	else
 		fputs("null", stdout);
-	printf("\n}\n");
+	printf(",\n");
 }
 
-static void print_text(const struct storage_status *s, const struct wsus_config *cfg)
+static void print_text(const struct storage_status *s, const struct wsus_config *cfg,
+		       const char *tls_fp)
 {
 	printf("server id:      %s (schema version %d, data in %s)\n", s->server_id,
 	       s->schema_version, cfg->st_data_dir);
+	printf("tls certificate: %s%s\n", tls_fp ? "sha256 " : "", tls_fp ? tls_fp : "generated on first serve");
 	printf("upstream:       %s\n", cfg->up_url ? cfg->up_url : "none (root server)");
 	printf("catalogue:      %lld revisions of %lld updates\n", (long long)s->revisions,
 	       (long long)s->updates);
@@ -71,7 +126,8 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	struct storage_status s;
 	struct storage *st = NULL;
 	struct err e = { 0 };
-	int json = 0, rc;
+	char fp[65];
+	int json = 0, rc, have_fp;
 
 	if (argc == 2 && strcmp(argv[1], "--json") == 0)
 		json = 1;
@@ -81,12 +137,31 @@ int cmd_status(struct cli *c, int argc, char **argv)
 		return CLI_FAIL;
 	memset(&s, 0, sizeof(s));
 	rc = storage_status_get(st, &s, &e);
+	if (rc < 0) {
+		storage_close(st);
+		return cli_fail("%s", e.msg);
+	}
+	/* Read-only: status must not create the key (it may run as another user). */
+	have_fp = server_tls_fingerprint(c->cfg, fp, NULL) == 0;
+	if (json)
+		print_json(&s, c->cfg, have_fp ? fp : NULL);
+	else
+		print_text(&s, c->cfg, have_fp ? fp : NULL);
+	{
+		struct dss_out o = { .json = json };
+
+		if (json)
+			printf("  \"downstream_servers\": [");
+		else
+			printf("downstream servers:\n");
+		rc = storage_dss_foreach(st, print_dss, &o, &e);
+		if (json)
+			printf("%s]\n}\n", o.n ? "\n  " : "");
+		else if (o.n == 0)
+			printf("  none\n");
+	}
 	storage_close(st);
 	if (rc < 0)
 		return cli_fail("%s", e.msg);
-	if (json)
-		print_json(&s, c->cfg);
-	else
-		print_text(&s, c->cfg);
 	return CLI_OK;
 }

@@ -179,4 +179,12 @@ if command -v sqlite3 > /dev/null; then
     "$(sqlite3 "$D/wsus.db" "SELECT fqdn || '|' || protocol_version || '|' || (summary LIKE '%\"UpdateCount\":6%') FROM dss WHERE server_id = '$DSS'")" \
     "dss.lab.invalid|1.20|1"
 fi
+# The USS records every DSS that authorizes, and status lists it.
+"$W" -c "$T/conf" -d "$D" status > "$T/status.txt" 2>> "$T/cli.log"
+contains "status lists the downstream server" "$T/status.txt" "$DSS +dss.lab.invalid +127.0.0.1"
+"$W" -c "$T/conf" -d "$D" status --json > "$T/status.json" 2>> "$T/cli.log"
+check "status --json is valid JSON" python3 -m json.tool "$T/status.json" > /dev/null
+contains "status --json names the downstream server" "$T/status.json" "\"server_id\": \"$DSS\", \"fqdn\": \"dss.lab.invalid\""
+contains "status --json shows our certificate fingerprint" "$T/status.json" '"tls_sha256": "[0-9a-f]{64}"'
+
 e2e_finish
