@@ -99,7 +99,7 @@ void wsus_hex_encode(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int hexval(int c)
+int wsus_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -113,8 +113,8 @@ static int hexval(int c)
 int wsus_hex_decode(const char *in, uint8_t *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval((unsigned char)in[2 * i]);
-		int lo = hi < 0 ? -1 : hexval((unsigned char)in[2 * i + 1]);
+		int hi = wsus_hex_digit((unsigned char)in[2 * i]);
+		int lo = hi < 0 ? -1 : wsus_hex_digit((unsigned char)in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
@@ -234,7 +234,7 @@ int wsus_guid_normalize(const char *in, char out[WSUS_GUID_LEN])
 				return -EINVAL;
 			out[i] = '-';
 		} else {
-			if (hexval(c) < 0)
+			if (wsus_hex_digit(c) < 0)
 				return -EINVAL;
 			out[i] = (char)tolower(c);
 		}

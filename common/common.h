@@ -58,6 +58,8 @@ void log_msg(int level, const char *component, const char *fmt, ...)
 
 /*---- Codecs ----*/
 
+/* The value of one hex digit (either case), or -1. */
+int wsus_hex_digit(int c);
 /* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void wsus_hex_encode(const uint8_t *in, size_t n, char *out);
 /* Decode exactly 2*n hex digits (either case); -EINVAL otherwise. */

@@ -451,14 +451,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* %HH decoding that keeps %00, %2F and %5C as they are (design note 4). */
 static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
@@ -468,8 +460,8 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 	(void)cls;
 	(void)conn;
 	while (*r != '\0') {
-		int hi = r[0] == '%' ? hexval(r[1]) : -1;
-		int lo = hi >= 0 ? hexval(r[2]) : -1;
+		int hi = r[0] == '%' ? wsus_hex_digit(r[1]) : -1;
+		int lo = hi >= 0 ? wsus_hex_digit(r[2]) : -1;
 		int v = hi * 16 + lo;
 
 		if (hi >= 0 && lo >= 0 && v != 0 && v != '/' && v != '\\') {

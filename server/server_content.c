@@ -37,17 +37,6 @@
 
 /*---- Path ----*/
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int server_content_parse_path(const char *path, uint8_t sha1[WSUS_SHA1_LEN], char ext[16])
 {
 	const char *p, *hash;
@@ -57,14 +46,14 @@ int server_content_parse_path(const char *path, uint8_t sha1[WSUS_SHA1_LEN], cha
 	if (strncasecmp(path, CONTENT_PREFIX, CONTENT_PREFIX_LEN) != 0)
 		return -ENOENT;
 	p = path + CONTENT_PREFIX_LEN;
-	if (hexval(p[0]) < 0 || hexval(p[1]) < 0 || p[2] != '/')
+	if (wsus_hex_digit(p[0]) < 0 || wsus_hex_digit(p[1]) < 0 || p[2] != '/')
 		return -ENOENT;
 	hash = p + 3;
 	for (n = 0; n < 2 * WSUS_SHA1_LEN; n++)
-		if (hexval(hash[n]) < 0)
+		if (wsus_hex_digit(hash[n]) < 0)
 			return -ENOENT;
 	/* the folder is the last byte of the SHA-1, as the store lays it out */
-	if (hexval(p[0]) != hexval(hash[38]) || hexval(p[1]) != hexval(hash[39]))
+	if (wsus_hex_digit(p[0]) != wsus_hex_digit(hash[38]) || wsus_hex_digit(p[1]) != wsus_hex_digit(hash[39]))
 		return -ENOENT;
 	p = hash + 2 * WSUS_SHA1_LEN;
 	ext[0] = '\0';
