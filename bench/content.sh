@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 SECS=${1:-10}
 BUILD=${WSUS_BUILD_DIR:-build}
 CONNS=${BENCH_CONNECTIONS:-8}
+bash scripts/deps.sh nginx-light wrk
 [ -x "$BUILD/wsus-replica" ] || bash scripts/build.sh "$BUILD"
 for tool in nginx wrk; do
   command -v "$tool" > /dev/null || { echo "content.sh: needs $tool (apt-get install nginx-light wrk)" >&2; exit 1; }

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
 BUILD=${WSUS_BUILD_DIR:-build}
+bash scripts/deps.sh
 [ -x "$BUILD/wsus-replica" ] || bash scripts/build.sh "$BUILD"
 
 work=$(mktemp -d /tmp/wsus-bench-import.XXXXXX)

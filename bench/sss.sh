@@ -13,6 +13,7 @@ SECS=${1:-10}
 REVS=${2:-20000}
 BUILD=${WSUS_BUILD_DIR:-build}
 CONNS=${BENCH_CONNECTIONS:-8}
+bash scripts/deps.sh nginx-light wrk
 [ -x "$BUILD/wsus-replica" ] || bash scripts/build.sh "$BUILD"
 for tool in nginx wrk xmllint curl; do
   command -v "$tool" > /dev/null || { echo "sss.sh: needs $tool (apt-get install nginx-light wrk libxml2-utils curl)" >&2; exit 1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh -- install every Debian package the build, the demo and the tests need,
 # but only when something is missing (apt-get update runs once, then install).
-# Must run as root (or with sudo available) on Debian 12 or later.
+# Extra package names given as arguments are added (the benchmarks ask for
+# nginx-light and wrk). Must run as root (or with sudo) on Debian 12 or later.
 set -euo pipefail
 
 PACKAGES=(
@@ -9,6 +10,7 @@ PACKAGES=(
   libmicrohttpd-dev libssl-dev libsqlite3-dev libxml2-dev libcurl4-openssl-dev
   libmspack-dev libinih-dev libcmocka-dev zlib1g-dev libgnutls28-dev
   libxml2-utils sqlite3 openssl curl procps bc time tinyproxy python3
+  "$@"
 )
 
 missing=()
