@@ -143,6 +143,40 @@ int server_cookie_seal(const uint8_t key[32], const struct server_cookie_claims 
 int server_cookie_open(const uint8_t key[32], const char *b64, enum server_cookie_kind kind,
 		       int64_t now_ms, struct server_cookie_claims *out, struct err *e);
 
+/*---- server_client.c: shared by the client service files (server_client*.c) ----*/
+
+/* Check the Cookie element named "cookie" under op: InvalidCookie when it is
+ * missing or does not open, ServerChanged when another server identity
+ * issued it, CookieExpired when it has expired; with check_config also
+ * ConfigChanged when it predates GetConfig's LastChange. c is filled. */
+int server_client_cookie(struct server_req *req, xmlNodePtr op, int check_config,
+			 struct server_cookie_claims *c, struct server_fault *f);
+/* Append <name><Expiration/><EncryptedData/></name>: a fresh cookie with
+ * the claims of c and aux as the client's change horizon. */
+int server_client_put_cookie(struct server_req *req, struct wsus_buf *out, const char *name,
+			     const struct server_cookie_claims *c, int64_t aux, struct server_fault *f);
+/* The target groups of the cookie's client (storage_client_groups). */
+int server_client_groups(struct server_req *req, const struct server_cookie_claims *c,
+			 struct storage_client_groups *g, struct server_fault *f);
+/* The <int> children of list (absent or nil: none). More than max, or an
+ * item that is not an int32: InvalidParameters naming what. Caller frees. */
+int server_client_ids(xmlNodePtr list, const char *what, size_t max, int64_t **out, size_t *n,
+		      struct server_fault *f);
+/* 1 when protocol version pv ("major.minor") is at least major.minor. */
+int server_client_pv_at_least(const char *pv, int major, int minor);
+/* Append <Deployment> for r as the client with protocol version pv reads it;
+ * hwids (n may be 0) become HardwareIds. */
+int server_client_put_deployment(struct wsus_buf *out, const struct storage_client_rev *r,
+				 const char *pv, const char *const *hwids, size_t n_hwids);
+/* Append text (a fragment) as element character data. */
+int server_client_put_xml_text(struct wsus_buf *out, const char *text, size_t n);
+
+/* server_client_sync.c: the SyncUpdates and SyncPrinterCatalog operations. */
+int server_client_sync_updates(struct server_req *req, struct protocol_soap_msg *msg,
+			       struct wsus_buf *out, struct server_fault *f);
+int server_client_sync_printers(struct server_req *req, struct protocol_soap_msg *msg,
+				struct wsus_buf *out, struct server_fault *f);
+
 /*---- server.c: responses and logging shared by the handlers ----*/
 
 struct MHD_Connection;

@@ -9,5 +9,7 @@ const struct server_service *const server_services[] = {
 	&server_sss_service,
 	&server_dssauth_service,
 	&server_reporting_service,
+	&server_client_service,
+	&server_simpleauth_service,
 	NULL,
 };

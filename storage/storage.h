@@ -419,4 +419,118 @@ int storage_rollup_status(struct storage *st, const char *parent_id, const char 
 			  const struct storage_rollup_status *items, size_t n, int *known,
 			  struct err *e);
 
+/*---- storage_client.c: queries for the client role ----*/
+
+/* GetConfig's LastChange. The stamp is kept with the fingerprint of the
+ * answer it dates (1-100 characters, no spaces); when there is none yet, or
+ * this build answers differently, now (whole seconds) is stored. *unix_ms is
+ * the stamp in force. */
+int storage_client_config_stamp(struct storage *st, const char *fingerprint, int64_t *unix_ms,
+				struct err *e);
+
+/* The groups whose deployments reach a client: the requested groups (names,
+ * ';'-separated, only when client_targeting) that exist, else the computer's
+ * assigned group, else Unassigned Computers; then every ancestor, All
+ * Computers always. -E2BIG past STORAGE_CLIENT_MAX_GROUPS. */
+#define STORAGE_CLIENT_MAX_GROUPS 64
+struct storage_client_groups {
+	char   ids[STORAGE_CLIENT_MAX_GROUPS][WSUS_GUID_LEN];
+	size_t n;
+	int    unknown;            /* requested names that match no group */
+	int    requested_known;    /* requested names that do */
+};
+int storage_client_groups(struct storage *st, const char *computer_id, const char *requested,
+			  int client_targeting, struct storage_client_groups *out, struct err *e);
+
+/* RegisterComputer's ComputerInfo (strings may be NULL). */
+struct storage_client_computer {
+	const char *computer_id;        /* the clientId, lower case */
+	const char *dns_name, *ip_address, *os_locale, *os_description, *processor_arch;
+	const char *manufacturer, *model, *bios_name, *bios_version, *bios_release_date;
+	const char *client_version, *oem, *device_type, *firmware_version, *mobile_operator;
+	const char *protocol_version;
+	const char *requested_groups;   /* ';'-separated target group names, NULL or "" for none */
+	int os_major, os_minor, os_build, os_sp_major, os_sp_minor;
+	int suite_mask, old_product_type, new_product_type, system_metrics;
+};
+/* Insert or refresh a directly registered computer (a computer rolled up
+ * from a downstream server becomes ours). assign_from_request: the group
+ * becomes the first requested group that exists (none: unassigned);
+ * otherwise the admin's assignment is kept. *unknown_groups (may be NULL) =
+ * requested names with no group. */
+int storage_client_register(struct storage *st, const struct storage_client_computer *c,
+			    int assign_from_request, int *unknown_groups, struct err *e);
+/* A sync of a registered client: record the time (at most once a minute)
+ * and its protocol version (NULL: keep). -ENOENT when it is not registered. */
+int storage_client_touch(struct storage *st, const char *computer_id, const char *protocol_version,
+			 struct err *e);
+
+/* How a needed revision reaches a client. */
+enum storage_client_action {
+	STORAGE_CLIENT_INSTALL = 0,     /* explicit deployments, as approved */
+	STORAGE_CLIENT_UNINSTALL,
+	STORAGE_CLIENT_EVALUATE,
+	STORAGE_CLIENT_BLOCK,
+	STORAGE_CLIENT_BUNDLE,          /* bundled by an approved (install) bundle: its deployment */
+	STORAGE_CLIENT_DEPENDENCY,      /* only a prerequisite or bundled child of something needed */
+};
+
+/* One revision of a client's NeededRevisions (the latest of its update). */
+struct storage_client_rev {
+	int64_t revision_id;
+	char    update_id[WSUS_GUID_LEN];
+	int     revision;
+	enum wsus_update_type type;
+	int     is_leaf;               /* no prerequisite row anywhere names its UpdateID */
+	int64_t leaf_changed_ms;       /* when storage_leaf_refresh last set it */
+	int     has_bundled;           /* it bundles other revisions */
+	int     satisfied;             /* every prerequisite clause names an installed update */
+	enum storage_client_action action;
+	int64_t deployment_id;         /* Deployment/ID; 0 for DEPENDENCY */
+	char    deadline[48];          /* ISO text as stored, "" when none */
+	int     is_assigned;
+	int64_t last_change_ms;        /* the deployment's (DEPENDENCY: leaf_changed_ms) */
+	int64_t change_anchor;         /* newest anchor of a deployment row, live or dead, of this
+					  update or of a bundle of it, in the client's groups */
+};
+/* The revisions deployed to groups g plus their closure over prerequisites
+ * and bundled updates, ordered by RevisionID; satisfied is computed against
+ * the installed RevisionIDs. With n_filter > 0 the closure starts only from
+ * deployed updates in one of the filter categories or a category below one.
+ * *anchor = the catalogue anchor the answer reflects (read in the same
+ * snapshot). Closures are cached per anchor. Caller frees *out. */
+int storage_client_needed(struct storage *st, const struct storage_client_groups *g,
+			  const int64_t *installed, size_t n_installed,
+			  const char (*filter)[WSUS_GUID_LEN], size_t n_filter,
+			  struct storage_client_rev **out, size_t *n, int64_t *anchor, struct err *e);
+/* IsLeaf of each revision (ids sorted ascending, unique) counting only the
+ * prerequisites of revisions stamped no later than anchor: what a client
+ * answered at that anchor was told. leaf[i] for ids[i]; 1 for unknown ids. */
+int storage_client_leaf_at(struct storage *st, const int64_t *ids, size_t n, int64_t anchor, int *leaf,
+			   struct err *e);
+
+/* A driver-table row of a candidate driver revision. */
+struct storage_client_driver {
+	int64_t revision_id;
+	char    hardware_id[208];
+	char    ver_date[16];          /* yyyy-mm-dd */
+	char    ver_version[32];       /* a.b.c.d */
+	char    class_name[64];
+	char    manufacturer[128];
+	char    provider[128];
+	int     feature_score;         /* for the OS key, -1 when none */
+	char    chids[1024];           /* distribution and target CHIDs, comma-separated */
+};
+/* Driver rows of the given revisions whose HardwareID is one of device_ids
+ * (case-insensitive; device_ids NULL = every row), printers only if asked,
+ * ordered by RevisionID. Caller frees *out. */
+int storage_client_drivers(struct storage *st, const int64_t *revision_ids, size_t n_ids,
+			   const char *const *device_ids, size_t n_device_ids, const char *score_os,
+			   int printers_only, struct storage_client_driver **out, size_t *n,
+			   struct err *e);
+
+/* The FileName of a payload known to the catalogue; -ENOENT when unknown. */
+int storage_client_file_name(struct storage *st, const uint8_t sha1[WSUS_SHA1_LEN], char *name,
+			     size_t cap, struct err *e);
+
 #endif /* WSUS_STORAGE_H */

@@ -1454,6 +1454,12 @@ static int plan_make(const struct opts *o, struct plan *p, struct err *e)
 		p->bundles = 1;
 	if (p->nonleaves < 1)
 		p->nonleaves = 1;
+	/* Real catalogues have few non-leaf updates (servicing stacks and the
+	 * like), and a WSUS refuses a SyncUpdates naming more than 400 installed
+	 * non-leaf revisions: 200 keeps a client that installed all of them
+	 * within that cap on any catalogue size. */
+	if (p->nonleaves > 200)
+		p->nonleaves = 200;
 	p->drivers = o->drivers >= 0 ? o->drivers : p->updates * 2 / 100;
 	if (o->drivers < 0 && p->drivers < 3)
 		p->drivers = 3;

@@ -1,0 +1,1306 @@
+/*
+ * server_client.c -- ClientWebService (MS-WUSP 3.1.5), what Windows Update
+ * clients call: GetConfig, GetCookie, RegisterComputer, StartCategoryScan,
+ * RefreshCache, GetExtendedUpdateInfo(2) and GetFileLocations here, the two
+ * metadata syncs in server_client_sync.c. Handlers append one response
+ * element to the caller's buffer; nothing they allocate outlives the call.
+ *
+ * State lives in the sealed client cookie (server_cookie.c): subject = the
+ * clientId, groups = the requested target group names (';'-separated),
+ * protocol_version = the client's, issued_ms (older than GetConfig's
+ * LastChange means ConfigChanged), aux = the catalogue anchor the client is
+ * up to date with (ChangedUpdates). A cookie that does not open is
+ * InvalidCookie; one that opens but names another ServerID is ServerChanged.
+ */
+#include "server_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLIENT_SERVER_PV      "3.2"
+#define CLIENT_MAX_EXTENDED   50       /* MaxExtendedUpdatesPerRequest */
+#define CLIENT_MAX_GLOBAL_IDS 100000   /* RefreshCache identities */
+#define CLIENT_MAX_DIGESTS    5000     /* GetFileLocations */
+#define CLIENT_MAX_LOCALES    32
+#define CLIENT_MAX_CATEGORIES 200      /* StartCategoryScan wants fewer (<52>) */
+#define CLIENT_TEXT_MAX       256      /* a ComputerInfo string kept for the admin */
+/* Dependency-only revisions carry no deployment of their own: they get an ID
+ * of their own above any real deployment's, stable for the revision. */
+#define CLIENT_SYNTHETIC_DEPLOYMENT 0x40000000LL
+
+/*---- Writing ----*/
+
+/* Fragment text as character data: markup escaped, and CR too, so that a
+ * client's parser does not fold line ends and change the fragment. */
+int server_client_put_xml_text(struct wsus_buf *out, const char *s, size_t n)
+{
+	size_t start = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *rep;
+
+		switch (s[i]) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '\r': rep = "&#13;"; break;
+		default: continue;
+		}
+		rc = wsus_buf_append(out, s + start, i - start);
+		if (rc == 0)
+			rc = wsus_buf_appends(out, rep);
+		start = i + 1;
+	}
+	if (rc == 0)
+		rc = wsus_buf_append(out, s + start, n - start);
+	return rc;
+}
+
+static int put_text(struct wsus_buf *b, const char *name, const char *text)
+{
+	int rc = wsus_buf_printf(b, "<%s>", name);
+
+	if (rc == 0)
+		rc = wsus_buf_append_xml_escaped(b, text, strlen(text));
+	if (rc == 0)
+		rc = wsus_buf_printf(b, "</%s>", name);
+	return rc;
+}
+
+/* xs:date of a time (Deployment/LastChangeTime, T15). */
+static void wire_date(int64_t ms, char out[16])
+{
+	char full[40];
+
+	protocol_datetime_format(ms, full);
+	snprintf(out, 16, "%.10s", full);
+}
+
+/* A stored deadline as xs:dateTime; "" when it cannot be read. */
+static void wire_deadline(const char *stored, char out[40])
+{
+	char full[48];
+	int64_t ms;
+
+	out[0] = '\0';
+	if (stored[0] == '\0')
+		return;
+	if (protocol_datetime_parse(stored, &ms) < 0) {
+		if (strlen(stored) != 10 ||
+		    (size_t)snprintf(full, sizeof(full), "%sT00:00:00Z", stored) >= sizeof(full) ||
+		    protocol_datetime_parse(full, &ms) < 0) {
+			log_warn("client", "unreadable deadline left out value=\"%.40s\"", stored);
+			return;
+		}
+	}
+	protocol_datetime_format(ms, out);
+}
+
+/*---- Protocol versions ----*/
+
+static int pv_parse(const char *pv, int *major, int *minor)
+{
+	const char *p = pv;
+	int v[2] = { 0, 0 };
+
+	for (int part = 0; part < 2; part++) {
+		int digits = 0;
+
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (++digits > 6)
+				return -EINVAL;
+			v[part] = v[part] * 10 + (*p - '0');
+		}
+		if (digits == 0 || *p != (part == 0 ? '.' : '\0'))
+			return -EINVAL;
+		p++;
+	}
+	*major = v[0];
+	*minor = v[1];
+	return 0;
+}
+
+int server_client_pv_at_least(const char *pv, int major, int minor)
+{
+	int a, b;
+
+	if (pv == NULL || pv_parse(pv, &a, &b) < 0)
+		return 0;
+	return a > major || (a == major && b >= minor);
+}
+
+/*---- GetConfig and its LastChange ----*/
+
+/* Everything GetConfig says after LastChange. The properties are MS-WUSP's
+ * for a 3.2 server; PackageServerShare is left out (we have no repair share),
+ * AllowedEventIds too, as Windows servers do: clients then report every event. */
+static const char config_tail[] =
+	"<IsRegistrationRequired>true</IsRegistrationRequired>"
+	"<AuthInfo><AuthPlugInInfo><PlugInID>SimpleTargeting</PlugInID>"
+	"<ServiceUrl>SimpleAuthWebService/SimpleAuth.asmx</ServiceUrl></AuthPlugInInfo></AuthInfo>"
+	"<Properties>"
+	"<ConfigurationProperty><Name>MaxExtendedUpdatesPerRequest</Name><Value>50</Value>"
+	"</ConfigurationProperty>"
+	"<ConfigurationProperty><Name>ProtocolVersion</Name><Value>" CLIENT_SERVER_PV "</Value>"
+	"</ConfigurationProperty>"
+	"<ConfigurationProperty><Name>IsInventoryRequired</Name><Value>0</Value>"
+	"</ConfigurationProperty>"
+	"<ConfigurationProperty><Name>ClientReportingLevel</Name><Value>2</Value>"
+	"</ConfigurationProperty>"
+	"</Properties>";
+
+/* LastChange moves only when the answer above does (a new build), so clients
+ * are not sent through the handshake for nothing. */
+static int config_stamp(struct server_req *req, int64_t *ms, struct server_fault *f)
+{
+	uint8_t sha1[WSUS_SHA1_LEN];
+	char hex[2 * WSUS_SHA1_LEN + 1];
+	struct err e = { 0 };
+	int rc;
+
+	wsus_sha1(config_tail, sizeof(config_tail) - 1, sha1);
+	wsus_hex_encode(sha1, WSUS_SHA1_LEN, hex);
+	rc = storage_client_config_stamp(req->st, hex, ms, &e);
+	if (rc < 0)
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
+	return rc;
+}
+
+static int op_get_config(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+			 struct server_fault *f)
+{
+	char when[40];
+	int64_t ms;
+	int rc;
+
+	/* protocolVersion MAY be checked; GetConfig is stateless, so any is served. */
+	(void)msg;
+	rc = config_stamp(req, &ms, f);
+	if (rc < 0)
+		return rc;
+	protocol_datetime_format(ms, when);
+	return wsus_buf_printf(out,
+			       "<GetConfigResponse xmlns=\"%s\"><GetConfigResult><LastChange>%s</LastChange>"
+			       "%s</GetConfigResult></GetConfigResponse>",
+			       PROTOCOL_NS_CLIENT, when, config_tail);
+}
+
+/*---- Cookies ----*/
+
+int server_client_cookie(struct server_req *req, xmlNodePtr op, int check_config,
+			 struct server_cookie_claims *c, struct server_fault *f)
+{
+	xmlNodePtr ck = protocol_soap_child(op, "cookie");
+	char *data = protocol_soap_text(protocol_soap_child(ck, "EncryptedData"));
+	struct err e = { 0 };
+	int64_t stamp;
+	int rc;
+
+	if (data == NULL || data[0] == '\0') {
+		free(data);
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_COOKIE, "no cookie");
+	}
+	rc = server_cookie_open(req->srv->cookie_key, data, SERVER_COOKIE_CLIENT, wsus_now_ms(), c, &e);
+	free(data);
+	if (rc < 0 && rc != -ETIMEDOUT)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_COOKIE, "%s", e.msg);
+	/* It opened with our key: a ServerID that is not ours means our
+	 * identity was replaced underneath the key (a restored database). */
+	if (strcmp(c->server_id, req->srv->server_id) != 0)
+		return server_fault_set(f, PROTOCOL_ERR_SERVER_CHANGED, "cookie issued by server %.36s",
+					c->server_id);
+	if (rc == -ETIMEDOUT)
+		return server_fault_set(f, PROTOCOL_ERR_COOKIE_EXPIRED, "cookie expired");
+	if (!check_config)
+		return 0;
+	rc = config_stamp(req, &stamp, f);
+	if (rc < 0)
+		return rc;
+	if (c->issued_ms < stamp)
+		return server_fault_set(f, PROTOCOL_ERR_CONFIG_CHANGED, "configuration changed since the cookie");
+	return 0;
+}
+
+static int put_cookie_text(struct wsus_buf *out, const char *name, int64_t expires, const char *sealed)
+{
+	char when[40];
+
+	protocol_datetime_format(expires, when);
+	return wsus_buf_printf(out, "<%s><Expiration>%s</Expiration><EncryptedData>%s</EncryptedData></%s>",
+			       name, when, sealed, name);
+}
+
+int server_client_put_cookie(struct server_req *req, struct wsus_buf *out, const char *name,
+			     const struct server_cookie_claims *c, int64_t aux, struct server_fault *f)
+{
+	struct server_cookie_claims n = *c;
+	struct err e = { 0 };
+	char *sealed = NULL;
+	int rc;
+
+	n.kind = SERVER_COOKIE_CLIENT;
+	memcpy(n.server_id, req->srv->server_id, WSUS_GUID_LEN);
+	n.issued_ms = wsus_now_ms();
+	n.expires_ms = n.issued_ms + SERVER_COOKIE_TTL_MS;
+	n.aux = aux;
+	rc = server_cookie_seal(req->srv->cookie_key, &n, &sealed, &e);
+	if (rc < 0) {
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
+		return rc;
+	}
+	rc = put_cookie_text(out, name, n.expires_ms, sealed);
+	free(sealed);
+	return rc;
+}
+
+int server_client_groups(struct server_req *req, const struct server_cookie_claims *c,
+			 struct storage_client_groups *g, struct server_fault *f)
+{
+	int targeting = req->srv->cfg == NULL || req->srv->cfg->srv_client_targeting;
+	struct err e = { 0 };
+	int rc = storage_client_groups(req->st, c->subject, c->groups, targeting, g, &e);
+
+	if (rc < 0)
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
+	return rc;
+}
+
+/*---- Request readers ----*/
+
+int server_client_ids(xmlNodePtr list, const char *what, size_t max, int64_t **out, size_t *n,
+		      struct server_fault *f)
+{
+	int64_t *v = NULL;
+	size_t k = 0, cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (xmlNodePtr it = protocol_soap_child(list, "int"); it != NULL; it = protocol_soap_next(it)) {
+		char *t = protocol_soap_text(it), *end = NULL;
+		long long x;
+
+		if (k == max) {
+			free(t);
+			free(v);
+			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "%s: more than %zu ids",
+						what, max);
+		}
+		errno = 0;
+		x = t ? strtoll(t, &end, 10) : 0;
+		if (t == NULL || end == t || *end != '\0' || errno != 0 || x < INT32_MIN || x > INT32_MAX) {
+			free(t);
+			free(v);
+			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "%s", what);
+		}
+		free(t);
+		if (k == cap) {
+			int64_t *nv = realloc(v, (cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (nv == NULL) {
+				free(v);
+				server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+				return -ENOMEM;
+			}
+			v = nv;
+			cap = cap ? cap * 2 : 64;
+		}
+		v[k++] = x;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* Text of a child into out, cut at cap-1 bytes on a UTF-8 boundary; NULL
+ * when absent. Strings a client reports are only kept, never interpreted. */
+static const char *opt_text(xmlNodePtr parent, const char *name, char *out, size_t cap)
+{
+	char *t = protocol_soap_text(protocol_soap_child(parent, name));
+	size_t n;
+
+	if (t == NULL)
+		return NULL;
+	n = strlen(t);
+	if (n >= cap) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(out, t, n);
+	out[n] = '\0';
+	free(t);
+	return out;
+}
+
+static int opt_int(xmlNodePtr parent, const char *name, int64_t min, int64_t max)
+{
+	int64_t v = 0;
+
+	if (protocol_soap_child_int(parent, name, min, max, &v) < 0)
+		return 0;
+	return (int)v;
+}
+
+/* An UpdateIdentity element. */
+static int read_identity(xmlNodePtr n, char uid[WSUS_GUID_LEN], int *rev)
+{
+	char text[64];
+	int64_t v;
+
+	if (protocol_soap_child_text(n, "UpdateID", text, sizeof(text)) < 0 ||
+	    wsus_guid_normalize(text, uid) < 0 ||
+	    protocol_soap_child_int(n, "RevisionNumber", 0, INT32_MAX, &v) < 0)
+		return -EINVAL;
+	*rev = (int)v;
+	return 0;
+}
+
+/*---- Deployments ----*/
+
+static const char *action_wire(enum storage_client_action a)
+{
+	switch (a) {
+	case STORAGE_CLIENT_INSTALL: return "Install";
+	case STORAGE_CLIENT_UNINSTALL: return "Uninstall";
+	case STORAGE_CLIENT_BLOCK: return "PreDeploymentCheck";   /* the SHOULD for Block */
+	case STORAGE_CLIENT_BUNDLE: return "Bundle";
+	default: return "Evaluate";
+	}
+}
+
+int server_client_put_deployment(struct wsus_buf *out, const struct storage_client_rev *r,
+				 const char *pv, const char *const *hwids, size_t n_hwids)
+{
+	char date[16], deadline[40] = "";
+	int64_t id = r->deployment_id;
+	int assigned = 0, rc;
+
+	if (r->action == STORAGE_CLIENT_DEPENDENCY)
+		id = CLIENT_SYNTHETIC_DEPLOYMENT + r->revision_id % CLIENT_SYNTHETIC_DEPLOYMENT;
+	else
+		wire_deadline(r->deadline, deadline);
+	if (r->action == STORAGE_CLIENT_INSTALL || r->action == STORAGE_CLIENT_UNINSTALL ||
+	    r->action == STORAGE_CLIENT_BUNDLE)
+		assigned = r->is_assigned;
+	if (r->action == STORAGE_CLIENT_BLOCK)
+		deadline[0] = '\0';
+	wire_date(r->last_change_ms, date);
+	rc = wsus_buf_printf(out, "<Deployment><ID>%lld</ID><Action>%s</Action>", (long long)id,
+			     action_wire(r->action));
+	if (rc == 0 && deadline[0] != '\0')
+		rc = wsus_buf_printf(out, "<Deadline>%s</Deadline>", deadline);
+	if (rc == 0)
+		rc = wsus_buf_printf(out, "<IsAssigned>%s</IsAssigned><LastChangeTime>%s</LastChangeTime>",
+				     assigned ? "true" : "false", date);
+	if (rc == 0 && n_hwids > 0 && server_client_pv_at_least(pv, 1, 6)) {
+		rc = wsus_buf_appends(out, "<HardwareIds>");
+		for (size_t i = 0; i < n_hwids && rc == 0; i++)
+			rc = put_text(out, "string", hwids[i]);
+		if (rc == 0)
+			rc = wsus_buf_appends(out, "</HardwareIds>");
+	}
+	/* MUST NOT below 1.8, and "0" when sent. */
+	if (rc == 0 && server_client_pv_at_least(pv, 1, 8))
+		rc = wsus_buf_appends(out, "<AutoSelect>0</AutoSelect><AutoDownload>0</AutoDownload>"
+				      "<SupersedenceBehavior>0</SupersedenceBehavior><FlagBitmask>0</FlagBitmask>");
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</Deployment>");
+	return rc;
+}
+
+/*---- The client's closure, for the operations that look revisions up ----*/
+
+struct scope {
+	struct storage_client_rev *revs;   /* sorted by RevisionID */
+	size_t n;
+	struct storage_client_rev **by_uid; /* sorted by UpdateID (built on demand) */
+};
+
+static void scope_free(struct scope *s)
+{
+	free(s->revs);
+	free(s->by_uid);
+}
+
+/* Everything deployed to the client plus its closure (T16: a category, a
+ * detectoid or a bundled child is "deployed to the client" too). */
+static int scope_load(struct server_req *req, const struct server_cookie_claims *c, struct scope *s,
+		      struct server_fault *f)
+{
+	struct storage_client_groups g;
+	struct err e = { 0 };
+	int64_t anchor;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	rc = server_client_groups(req, c, &g, f);
+	if (rc < 0)
+		return rc;
+	rc = storage_client_needed(req->st, &g, NULL, 0, NULL, 0, &s->revs, &s->n, &anchor, &e);
+	if (rc < 0)
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
+	return rc;
+}
+
+static int cmp_rev_id(const void *key, const void *elem)
+{
+	int64_t k = *(const int64_t *)key, v = ((const struct storage_client_rev *)elem)->revision_id;
+
+	return k < v ? -1 : k > v;
+}
+
+static const struct storage_client_rev *scope_by_id(const struct scope *s, int64_t id)
+{
+	return bsearch(&id, s->revs, s->n, sizeof(*s->revs), cmp_rev_id);
+}
+
+static int cmp_uid_ptr(const void *a, const void *b)
+{
+	const struct storage_client_rev *x = *(const struct storage_client_rev *const *)a;
+	const struct storage_client_rev *y = *(const struct storage_client_rev *const *)b;
+
+	return strcmp(x->update_id, y->update_id);
+}
+
+static int cmp_uid_key(const void *key, const void *elem)
+{
+	return strcmp(key, (*(const struct storage_client_rev *const *)elem)->update_id);
+}
+
+/* The revision of the scope that is exactly (uid, rev), or NULL. */
+static const struct storage_client_rev *scope_by_identity(struct scope *s, const char *uid, int rev)
+{
+	struct storage_client_rev *const *hit;
+
+	if (s->by_uid == NULL && s->n > 0) {
+		s->by_uid = malloc(s->n * sizeof(*s->by_uid));
+		if (s->by_uid == NULL)
+			return NULL;
+		for (size_t i = 0; i < s->n; i++)
+			s->by_uid[i] = &s->revs[i];
+		qsort(s->by_uid, s->n, sizeof(*s->by_uid), cmp_uid_ptr);
+	}
+	if (s->by_uid == NULL)
+		return NULL;
+	hit = bsearch(uid, s->by_uid, s->n, sizeof(*s->by_uid), cmp_uid_key);
+	return hit != NULL && (*hit)->revision == rev ? *hit : NULL;
+}
+
+/*---- GetCookie ----*/
+
+/* The one AuthorizationCookie of authCookies, opened. */
+static int open_auth_cookie(struct server_req *req, xmlNodePtr op, struct server_cookie_claims *auth,
+			    struct server_fault *f)
+{
+	xmlNodePtr list = protocol_soap_child(op, "authCookies");
+	xmlNodePtr ac = protocol_soap_child(list, "AuthorizationCookie");
+	char *data;
+	struct err e = { 0 };
+	int rc;
+
+	if (ac == NULL || protocol_soap_next(ac) != NULL)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_AUTH_COOKIE,
+					"authCookies must hold exactly one AuthorizationCookie");
+	data = protocol_soap_text(protocol_soap_child(ac, "CookieData"));
+	rc = data ? server_cookie_open(req->srv->cookie_key, data, SERVER_COOKIE_CLIENT_AUTH, wsus_now_ms(),
+				       auth, &e)
+		  : err_set(&e, -EBADMSG, "no CookieData");
+	free(data);
+	if (rc < 0)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_AUTH_COOKIE, "%s", e.msg);
+	if (strcmp(auth->server_id, req->srv->server_id) != 0)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_AUTH_COOKIE,
+					"authorization cookie of another server");
+	return 0;
+}
+
+/* oldCookie: absent or without EncryptedData is a first cookie (aux 0);
+ * otherwise it must be ours (expired is the usual case), and its change
+ * horizon carries over when it was the same client's. */
+static int old_cookie_aux(struct server_req *req, xmlNodePtr op, const char *subject, int64_t *aux,
+			  struct server_fault *f)
+{
+	xmlNodePtr old = protocol_soap_child(op, "oldCookie");
+	char *data = protocol_soap_text(protocol_soap_child(old, "EncryptedData"));
+	struct server_cookie_claims c;
+	struct err e = { 0 };
+	int rc;
+
+	*aux = 0;
+	if (data == NULL || data[0] == '\0') {
+		free(data);
+		return 0;
+	}
+	rc = server_cookie_open(req->srv->cookie_key, data, SERVER_COOKIE_CLIENT, wsus_now_ms(), &c, &e);
+	free(data);
+	if (rc < 0 && rc != -ETIMEDOUT)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_COOKIE, "oldCookie: %s", e.msg);
+	if (strcmp(c.server_id, req->srv->server_id) != 0)
+		return server_fault_set(f, PROTOCOL_ERR_SERVER_CHANGED, "oldCookie issued by server %.36s",
+					c.server_id);
+	if (strcmp(c.subject, subject) == 0)
+		*aux = c.aux;
+	return 0;
+}
+
+static int op_get_cookie(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+			 struct server_fault *f)
+{
+	struct server_cookie_claims auth, c;
+	char text[64], pv[16];
+	int64_t last_change, stamp, aux;
+	int major, minor, rc;
+
+	rc = open_auth_cookie(req, msg->op, &auth, f);
+	if (rc < 0)
+		return rc;
+	rc = old_cookie_aux(req, msg->op, auth.subject, &aux, f);
+	if (rc < 0)
+		return rc;
+	if (protocol_soap_child_text(msg->op, "lastChange", text, sizeof(text)) < 0 ||
+	    protocol_datetime_parse(text, &last_change) < 0)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "lastChange");
+	rc = config_stamp(req, &stamp, f);
+	if (rc < 0)
+		return rc;
+	/* Compared in whole seconds: the stamp has no fraction, and clients
+	 * keep a varying number of digits of the text we sent. */
+	if (last_change / 1000 != stamp / 1000)
+		return server_fault_set(f, PROTOCOL_ERR_CONFIG_CHANGED, "lastChange is not the current one");
+	if (protocol_soap_child_text(msg->op, "protocolVersion", pv, sizeof(pv)) < 0 ||
+	    pv_parse(pv, &major, &minor) < 0)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "protocolVersion");
+
+	memset(&c, 0, sizeof(c));
+	memcpy(c.subject, auth.subject, sizeof(c.subject));
+	memcpy(c.groups, auth.groups, sizeof(c.groups));
+	snprintf(c.protocol_version, sizeof(c.protocol_version), "%s", pv);
+	rc = wsus_buf_printf(out, "<GetCookieResponse xmlns=\"%s\">", PROTOCOL_NS_CLIENT);
+	if (rc == 0)
+		rc = server_client_put_cookie(req, out, "GetCookieResult", &c, aux, f);
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</GetCookieResponse>");
+	return rc;
+}
+
+/*---- RegisterComputer ----*/
+
+struct computer_text {
+	char dns[CLIENT_TEXT_MAX], locale[CLIENT_TEXT_MAX], desc[CLIENT_TEXT_MAX], arch[CLIENT_TEXT_MAX];
+	char make[CLIENT_TEXT_MAX], model[CLIENT_TEXT_MAX], bios_name[CLIENT_TEXT_MAX];
+	char bios_ver[CLIENT_TEXT_MAX], bios_date[CLIENT_TEXT_MAX], oem[CLIENT_TEXT_MAX];
+	char device[CLIENT_TEXT_MAX], firmware[CLIENT_TEXT_MAX], mobile[CLIENT_TEXT_MAX];
+	char client_version[64];
+};
+
+static void read_computer(xmlNodePtr ci, struct storage_client_computer *c, struct computer_text *t)
+{
+	c->dns_name = opt_text(ci, "DnsName", t->dns, sizeof(t->dns));
+	c->os_major = opt_int(ci, "OSMajorVersion", INT32_MIN, INT32_MAX);
+	c->os_minor = opt_int(ci, "OSMinorVersion", INT32_MIN, INT32_MAX);
+	c->os_build = opt_int(ci, "OSBuildNumber", INT32_MIN, INT32_MAX);
+	c->os_sp_major = opt_int(ci, "OSServicePackMajorNumber", INT16_MIN, INT16_MAX);
+	c->os_sp_minor = opt_int(ci, "OSServicePackMinorNumber", INT16_MIN, INT16_MAX);
+	c->os_locale = opt_text(ci, "OSLocale", t->locale, sizeof(t->locale));
+	c->manufacturer = opt_text(ci, "ComputerManufacturer", t->make, sizeof(t->make));
+	c->model = opt_text(ci, "ComputerModel", t->model, sizeof(t->model));
+	c->bios_version = opt_text(ci, "BiosVersion", t->bios_ver, sizeof(t->bios_ver));
+	c->bios_name = opt_text(ci, "BiosName", t->bios_name, sizeof(t->bios_name));
+	c->bios_release_date = opt_text(ci, "BiosReleaseDate", t->bios_date, sizeof(t->bios_date));
+	c->processor_arch = opt_text(ci, "ProcessorArchitecture", t->arch, sizeof(t->arch));
+	c->suite_mask = opt_int(ci, "SuiteMask", INT16_MIN, UINT16_MAX);
+	c->old_product_type = opt_int(ci, "OldProductType", 0, UINT8_MAX);
+	c->new_product_type = opt_int(ci, "NewProductType", INT32_MIN, INT32_MAX);
+	c->system_metrics = opt_int(ci, "SystemMetrics", INT32_MIN, INT32_MAX);
+	snprintf(t->client_version, sizeof(t->client_version), "%d.%d.%d.%d",
+		 opt_int(ci, "ClientVersionMajorNumber", INT16_MIN, INT16_MAX),
+		 opt_int(ci, "ClientVersionMinorNumber", INT16_MIN, INT16_MAX),
+		 opt_int(ci, "ClientVersionBuildNumber", INT16_MIN, UINT16_MAX),
+		 opt_int(ci, "ClientVersionQfeNumber", INT16_MIN, UINT16_MAX));
+	c->client_version = t->client_version;
+	c->os_description = opt_text(ci, "OSDescription", t->desc, sizeof(t->desc));
+	c->oem = opt_text(ci, "OEM", t->oem, sizeof(t->oem));
+	c->device_type = opt_text(ci, "DeviceType", t->device, sizeof(t->device));
+	c->firmware_version = opt_text(ci, "FirmwareVersion", t->firmware, sizeof(t->firmware));
+	c->mobile_operator = opt_text(ci, "MobileOperator", t->mobile, sizeof(t->mobile));
+}
+
+static int op_register_computer(struct server_req *req, struct protocol_soap_msg *msg,
+				struct wsus_buf *out, struct server_fault *f)
+{
+	struct server_cookie_claims c;
+	struct storage_client_computer comp;
+	struct computer_text *t;
+	xmlNodePtr ci;
+	struct err e = { 0 };
+	int targeting = req->srv->cfg == NULL || req->srv->cfg->srv_client_targeting;
+	int rc, unknown = 0;
+
+	rc = server_client_cookie(req, msg->op, 0, &c, f);
+	if (rc < 0)
+		return rc;
+	ci = protocol_soap_child(msg->op, "computerInfo");
+	if (ci == NULL)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "computerInfo");
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	memset(&comp, 0, sizeof(comp));
+	read_computer(ci, &comp, t);
+	comp.computer_id = c.subject;
+	comp.ip_address = req->peer[0] != '\0' ? req->peer : NULL;
+	comp.protocol_version = c.protocol_version[0] != '\0' ? c.protocol_version : NULL;
+	comp.requested_groups = c.groups;
+	rc = storage_client_register(req->st, &comp, targeting, &unknown, &e);
+	free(t);
+	if (rc < 0) {
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
+		return rc;
+	}
+	if (unknown > 0 && targeting)
+		log_warn("client", "client asked for target groups that do not exist computer_id=%s groups=\"%s\""
+			 " unknown=%d", c.subject, c.groups, unknown);
+	return wsus_buf_printf(out, "<RegisterComputerResponse xmlns=\"%s\" />", PROTOCOL_NS_CLIENT);
+}
+
+/*---- StartCategoryScan ----*/
+
+struct cat_req {
+	int group;
+	char id[WSUS_GUID_LEN];
+	int kind;          /* 0 unknown, 1 product, 2 classification, 3 other category */
+};
+
+static int cat_kind(struct storage *st, const char *id)
+{
+	struct storage_revision_row row;
+
+	if (storage_revision_get(st, id, -1, &row, NULL) < 0 || row.type != WSUS_UT_CATEGORY)
+		return 0;
+	if (strcmp(row.category_type, "Product") == 0)
+		return 1;
+	return strcmp(row.category_type, "UpdateClassification") == 0 ? 2 : 3;
+}
+
+static int put_guid_list(struct wsus_buf *out, const char *name, const struct cat_req *r, size_t n,
+			 const int *take)
+{
+	int rc = wsus_buf_printf(out, "<%s>", name);
+
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (take[i])
+			rc = wsus_buf_printf(out, "<guid>%s</guid>", r[i].id);
+	if (rc == 0)
+		rc = wsus_buf_printf(out, "</%s>", name);
+	return rc;
+}
+
+/* 3.1.5.6: unknown categories are errors and drop their AND group; each
+ * remaining group must be one product, or a product and a classification
+ * (the product is preferred); any other shape empties the preferred list. */
+static void choose_preferred(const struct cat_req *r, size_t n, int *error, int *preferred)
+{
+	for (size_t i = 0; i < n; i++)
+		error[i] = r[i].kind == 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t members = 0, products = 0, classes = 0, product = 0;
+		int dropped = 0, seen = 0;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = r[j].group == r[i].group;
+		if (seen)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			if (r[j].group != r[i].group)
+				continue;
+			members++;
+			dropped |= error[j];
+			if (r[j].kind == 1) {
+				products++;
+				product = j;
+			}
+			classes += r[j].kind == 2;
+		}
+		if (dropped)
+			continue;
+		if ((members == 1 && products == 1) || (members == 2 && products == 1 && classes == 1)) {
+			preferred[product] = 1;
+			continue;
+		}
+		memset(preferred, 0, n * sizeof(*preferred));
+		return;
+	}
+}
+
+static int op_start_category_scan(struct server_req *req, struct protocol_soap_msg *msg,
+				  struct wsus_buf *out, struct server_fault *f)
+{
+	xmlNodePtr list = protocol_soap_child(msg->op, "requestedCategories");
+	struct cat_req *r = NULL;
+	int *error = NULL, *preferred = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (list == NULL)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "requestedCategories");
+	for (xmlNodePtr it = protocol_soap_child(list, "CategoryRelationship"); it; it = protocol_soap_next(it))
+		n++;
+	if (n >= CLIENT_MAX_CATEGORIES)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS,
+					"requestedCategories: %d or more categories", CLIENT_MAX_CATEGORIES);
+	r = calloc(n ? n : 1, sizeof(*r));
+	error = calloc(n ? n : 1, sizeof(*error));
+	preferred = calloc(n ? n : 1, sizeof(*preferred));
+	if (r == NULL || error == NULL || preferred == NULL) {
+		rc = -ENOMEM;
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+		goto done;
+	}
+	n = 0;
+	for (xmlNodePtr it = protocol_soap_child(list, "CategoryRelationship"); it; it = protocol_soap_next(it)) {
+		char text[64];
+		int64_t g;
+
+		if (protocol_soap_child_int(it, "IndexOfAndGroup", INT32_MIN, INT32_MAX, &g) < 0 ||
+		    protocol_soap_child_text(it, "CategoryId", text, sizeof(text)) < 0 ||
+		    wsus_guid_normalize(text, r[n].id) < 0) {
+			rc = server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "requestedCategories");
+			goto done;
+		}
+		r[n].group = (int)g;
+		r[n].kind = cat_kind(req->st, r[n].id);
+		n++;
+	}
+	choose_preferred(r, n, error, preferred);
+	rc = wsus_buf_printf(out, "<StartCategoryScanResponse xmlns=\"%s\">", PROTOCOL_NS_CLIENT);
+	if (rc == 0)
+		rc = put_guid_list(out, "preferredCategoryIds", r, n, preferred);
+	if (rc == 0)
+		rc = put_guid_list(out, "requestedCategoryIdsInError", r, n, error);
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</StartCategoryScanResponse>");
+done:
+	free(r);
+	free(error);
+	free(preferred);
+	return rc;
+}
+
+/*---- RefreshCache ----*/
+
+static int op_refresh_cache(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+			    struct server_fault *f)
+{
+	struct server_cookie_claims c;
+	struct scope s;
+	xmlNodePtr list;
+	size_t count = 0;
+	int rc;
+
+	rc = server_client_cookie(req, msg->op, 0, &c, f);
+	if (rc < 0)
+		return rc;
+	list = protocol_soap_child(msg->op, "globalIDs");
+	if (list == NULL)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "globalIDs");
+	for (xmlNodePtr it = protocol_soap_child(list, "UpdateIdentity"); it; it = protocol_soap_next(it))
+		if (++count > CLIENT_MAX_GLOBAL_IDS)
+			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "globalIDs: more than %d",
+						CLIENT_MAX_GLOBAL_IDS);
+	rc = scope_load(req, &c, &s, f);
+	if (rc < 0)
+		return rc;
+	rc = wsus_buf_printf(out, "<RefreshCacheResponse xmlns=\"%s\"><RefreshCacheResult>", PROTOCOL_NS_CLIENT);
+	/* Only what is exactly the revision we would send: anything else stays
+	 * unknown to the client and comes back through SyncUpdates (T25). */
+	for (xmlNodePtr it = protocol_soap_child(list, "UpdateIdentity"); it && rc == 0;
+	     it = protocol_soap_next(it)) {
+		const struct storage_client_rev *r;
+		char uid[WSUS_GUID_LEN];
+		int rev;
+
+		if (read_identity(it, uid, &rev) < 0) {
+			rc = server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "globalIDs");
+			break;
+		}
+		r = scope_by_identity(&s, uid, rev);
+		if (r == NULL)
+			continue;
+		rc = wsus_buf_printf(out, "<RefreshCacheResult><RevisionID>%lld</RevisionID><GlobalID>"
+				     "<UpdateID>%s</UpdateID><RevisionNumber>%d</RevisionNumber></GlobalID>"
+				     "<IsLeaf>%s</IsLeaf>",
+				     (long long)r->revision_id, uid, rev, r->is_leaf ? "true" : "false");
+		if (rc == 0)
+			rc = server_client_put_deployment(out, r, c.protocol_version, NULL, 0);
+		if (rc == 0)
+			rc = wsus_buf_appends(out, "</RefreshCacheResult>");
+	}
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</RefreshCacheResult></RefreshCacheResponse>");
+	scope_free(&s);
+	return rc;
+}
+
+/*---- File locations ----*/
+
+/* The extension the content store keeps a payload under (the content
+ * handler wants the same one): lower-case [a-z0-9]{1,8} after the last dot
+ * of the file name, "" otherwise. */
+static void content_ext(const char *name, char out[10])
+{
+	const char *base = name, *dot;
+	size_t n;
+
+	out[0] = '\0';
+	if (name == NULL)
+		return;
+	for (const char *p = name; *p; p++)
+		if (*p == '/' || *p == '\\')
+			base = p + 1;
+	dot = strrchr(base, '.');
+	if (dot == NULL)
+		return;
+	n = strlen(dot + 1);
+	if (n == 0 || n > 8)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char ch = dot[1 + i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) {
+			out[0] = '\0';
+			return;
+		}
+		out[1 + i] = ch;
+	}
+	out[0] = '.';
+	out[1 + n] = '\0';
+}
+
+/* <FileLocation> with the URL of our /Content directory: the last two hex
+ * digits of the SHA-1 name the folder, upper case as Windows servers write
+ * it. with_algorithm adds FileDigestAlgorithm (GetExtendedUpdateInfo2). */
+static int put_location(struct server_req *req, struct wsus_buf *out, const uint8_t sha1[WSUS_SHA1_LEN],
+			const char *file_name, int with_algorithm)
+{
+	char b64[32], hex[2 * WSUS_SHA1_LEN + 1], ext[10];
+	int rc;
+
+	wsus_b64_encode(sha1, WSUS_SHA1_LEN, b64);
+	wsus_hex_encode(sha1, WSUS_SHA1_LEN, hex);
+	for (char *p = hex; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	content_ext(file_name, ext);
+	rc = wsus_buf_printf(out, "<FileLocation><FileDigest>%s</FileDigest><Url>", b64);
+	if (rc == 0)
+		rc = wsus_buf_append_xml_escaped(out, req->srv->content_url, strlen(req->srv->content_url));
+	if (rc == 0)
+		rc = wsus_buf_printf(out, "/Content/%s/%s%s</Url>", hex + 38, hex, ext);
+	if (rc == 0 && with_algorithm)
+		rc = wsus_buf_appends(out, "<FileDigestAlgorithm>SHA1</FileDigestAlgorithm>");
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</FileLocation>");
+	return rc;
+}
+
+struct file_set {
+	struct file_item {
+		uint8_t sha1[WSUS_SHA1_LEN];
+		char name[160];
+	} *items;
+	size_t n, cap;
+	int encrypted;     /* a file of the last revision walked is encrypted */
+};
+
+static int collect_file(const struct wsus_file *wf, int present, void *ctx)
+{
+	struct file_set *fs = ctx;
+
+	(void)present;
+	if (wf->is_encrypted)
+		fs->encrypted = 1;
+	for (size_t i = 0; i < fs->n; i++)
+		if (memcmp(fs->items[i].sha1, wf->sha1, WSUS_SHA1_LEN) == 0)
+			return 0;
+	if (fs->n == fs->cap) {
+		size_t ncap = fs->cap ? fs->cap * 2 : 16;
+		struct file_item *p = realloc(fs->items, ncap * sizeof(*p));
+
+		if (p == NULL)
+			return -ENOMEM;
+		fs->items = p;
+		fs->cap = ncap;
+	}
+	memcpy(fs->items[fs->n].sha1, wf->sha1, WSUS_SHA1_LEN);
+	snprintf(fs->items[fs->n].name, sizeof(fs->items[fs->n].name), "%s",
+		 wf->file_name ? wf->file_name : "");
+	fs->n++;
+	return 0;
+}
+
+static int put_locations(struct server_req *req, struct wsus_buf *out, const struct file_set *fs,
+			 int with_algorithm)
+{
+	int rc = wsus_buf_appends(out, "<FileLocations>");
+
+	for (size_t i = 0; i < fs->n && rc == 0; i++)
+		rc = put_location(req, out, fs->items[i].sha1, fs->items[i].name, with_algorithm);
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</FileLocations>");
+	return rc;
+}
+
+static int op_get_file_locations(struct server_req *req, struct protocol_soap_msg *msg,
+				 struct wsus_buf *out, struct server_fault *f)
+{
+	struct server_cookie_claims c;
+	xmlNodePtr list;
+	size_t count = 0;
+	int rc;
+
+	rc = server_client_cookie(req, msg->op, 0, &c, f);
+	if (rc < 0)
+		return rc;
+	list = protocol_soap_child(msg->op, "fileDigests");
+	if (list == NULL)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "fileDigests");
+	rc = wsus_buf_printf(out, "<GetFileLocationsResponse xmlns=\"%s\"><GetFileLocationsResult>"
+			     "<FileLocations>", PROTOCOL_NS_CLIENT);
+	for (xmlNodePtr it = protocol_soap_child(list, "base64Binary"); it && rc == 0;
+	     it = protocol_soap_next(it)) {
+		char *text = protocol_soap_text(it), name[160];
+		uint8_t sha1[WSUS_SHA1_LEN + 1];
+		size_t len = 0;
+		int known;
+
+		if (++count > CLIENT_MAX_DIGESTS) {
+			free(text);
+			rc = server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "fileDigests: more than %d",
+					      CLIENT_MAX_DIGESTS);
+			break;
+		}
+		if (text == NULL || wsus_b64_decode(text, strlen(text), sha1, sizeof(sha1), &len) < 0 ||
+		    len != WSUS_SHA1_LEN) {
+			free(text);
+			rc = server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "fileDigests");
+			break;
+		}
+		free(text);
+		known = storage_client_file_name(req->st, sha1, name, sizeof(name), NULL);
+		if (known == 0)
+			rc = put_location(req, out, sha1, name, 0);
+	}
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</FileLocations>");
+	if (rc == 0)
+		rc = server_client_put_cookie(req, out, "NewCookie", &c, c.aux, f);
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</GetFileLocationsResult></GetFileLocationsResponse>");
+	return rc;
+}
+
+/*---- GetExtendedUpdateInfo ----*/
+
+struct info_req {
+	int want[4];                          /* indexed by enum wsus_fragment_type */
+	char locales[CLIENT_MAX_LOCALES][24]; /* lower case, "en" always among them */
+	size_t n_locales;
+};
+
+static int add_locale(struct info_req *q, const char *loc)
+{
+	char low[24];
+	size_t n = strlen(loc);
+
+	if (n == 0)
+		return 0;
+	if (n >= sizeof(low))
+		return -EINVAL;
+	for (size_t i = 0; i <= n; i++)
+		low[i] = (loc[i] >= 'A' && loc[i] <= 'Z') ? (char)(loc[i] - 'A' + 'a') : loc[i];
+	for (size_t i = 0; i < q->n_locales; i++)
+		if (strcmp(q->locales[i], low) == 0)
+			return 0;
+	if (q->n_locales == CLIENT_MAX_LOCALES)
+		return -E2BIG;
+	memcpy(q->locales[q->n_locales++], low, n + 1);
+	return 0;
+}
+
+static int read_info_req(xmlNodePtr op, struct info_req *q, struct server_fault *f)
+{
+	xmlNodePtr types = protocol_soap_child(op, "infoTypes");
+	xmlNodePtr locs = protocol_soap_child(op, "locales");
+
+	memset(q, 0, sizeof(*q));
+	if (types == NULL)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "infoTypes");
+	for (xmlNodePtr it = protocol_soap_child(types, "XmlUpdateFragmentType"); it; it = protocol_soap_next(it)) {
+		char *t = protocol_soap_text(it);
+
+		if (t != NULL && strcmp(t, "Core") == 0)
+			q->want[WSUS_FRAG_CORE] = 1;
+		else if (t != NULL && strcmp(t, "Extended") == 0)
+			q->want[WSUS_FRAG_EXTENDED] = 1;
+		else if (t != NULL && strcmp(t, "LocalizedProperties") == 0)
+			q->want[WSUS_FRAG_LOCALIZED] = 1;
+		else if (t != NULL && strcmp(t, "Eula") == 0)
+			q->want[WSUS_FRAG_EULA] = 1;
+		/* Published, VerificationRule, FileUrl, FileDecryption: nothing to add */
+		free(t);
+	}
+	if ((q->want[WSUS_FRAG_LOCALIZED] || q->want[WSUS_FRAG_EULA]) && locs == NULL)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "locales");
+	for (xmlNodePtr it = protocol_soap_child(locs, "string"); it; it = protocol_soap_next(it)) {
+		char *t = protocol_soap_text(it);
+		int rc = t ? add_locale(q, t) : 0;
+
+		free(t);
+		if (rc < 0)
+			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "locales");
+	}
+	/* The spec asks for English always, so a client has some title. */
+	if (add_locale(q, "en") < 0)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "locales");
+	return 0;
+}
+
+static int put_fragment(struct server_req *req, struct wsus_buf *out, const struct storage_client_rev *r,
+			enum wsus_fragment_type type, const char *locale)
+{
+	struct err e = { 0 };
+	char *xml = NULL;
+	size_t len = 0;
+	int rc = storage_fragment_get(req->st, r->update_id, r->revision, type, locale, &xml, &len, &e);
+
+	if (rc == -ENOENT)
+		return 1;
+	if (rc < 0)
+		return rc;
+	rc = wsus_buf_printf(out, "<Update><ID>%lld</ID><Xml>", (long long)r->revision_id);
+	if (rc == 0)
+		rc = server_client_put_xml_text(out, xml, len);
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</Xml></Update>");
+	free(xml);
+	return rc;
+}
+
+/* Localized fragments: each requested locale exactly, else its language
+ * ("en-us" -> "en"), each stored locale at most once. */
+static int put_localized(struct server_req *req, struct wsus_buf *out, const struct storage_client_rev *r,
+			 enum wsus_fragment_type type, const struct info_req *q)
+{
+	char sent[CLIENT_MAX_LOCALES][24];
+	size_t n_sent = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < q->n_locales && rc >= 0; i++) {
+		char lang[24];
+		const char *cand[2] = { q->locales[i], NULL };
+		const char *dash = strchr(q->locales[i], '-');
+
+		if (dash != NULL) {
+			snprintf(lang, sizeof(lang), "%.*s", (int)(dash - q->locales[i]), q->locales[i]);
+			cand[1] = lang;
+		}
+		for (int k = 0; k < 2 && cand[k] != NULL; k++) {
+			int dup = 0;
+
+			for (size_t j = 0; j < n_sent && !dup; j++)
+				dup = strcmp(sent[j], cand[k]) == 0;
+			if (dup)
+				break;
+			rc = put_fragment(req, out, r, type, cand[k]);
+			if (rc == 0) {
+				snprintf(sent[n_sent++], sizeof(sent[0]), "%s", cand[k]);
+				break;
+			}
+			if (rc < 0)
+				break;
+		}
+	}
+	return rc < 0 ? rc : 0;
+}
+
+static int put_update_data(struct server_req *req, struct wsus_buf *out, const struct storage_client_rev *r,
+			   const struct info_req *q)
+{
+	int rc = 0;
+
+	for (int t = WSUS_FRAG_CORE; t <= WSUS_FRAG_EXTENDED && rc >= 0; t++)
+		if (q->want[t])
+			rc = put_fragment(req, out, r, (enum wsus_fragment_type)t, NULL);
+	if (rc >= 0 && q->want[WSUS_FRAG_LOCALIZED])
+		rc = put_localized(req, out, r, WSUS_FRAG_LOCALIZED, q);
+	if (rc >= 0 && q->want[WSUS_FRAG_EULA])
+		rc = put_localized(req, out, r, WSUS_FRAG_EULA, q);
+	return rc < 0 ? rc : 0;
+}
+
+static int revision_files(struct server_req *req, const struct storage_client_rev *r, struct file_set *fs)
+{
+	fs->encrypted = 0;
+	return storage_revision_files(req->st, r->update_id, r->revision, collect_file, fs, NULL);
+}
+
+static int op_get_extended_update_info(struct server_req *req, struct protocol_soap_msg *msg,
+				       struct wsus_buf *out, struct server_fault *f)
+{
+	struct server_cookie_claims c;
+	struct info_req q;
+	struct scope s = { 0 };
+	struct file_set fs = { 0 };
+	int64_t *ids = NULL;
+	size_t n_ids = 0;
+	int rc;
+
+	rc = server_client_cookie(req, msg->op, 0, &c, f);
+	if (rc < 0)
+		return rc;
+	if (protocol_soap_child(msg->op, "revisionIDs") == NULL)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "revisionIDs");
+	rc = server_client_ids(protocol_soap_child(msg->op, "revisionIDs"), "revisionIDs", CLIENT_MAX_EXTENDED,
+			       &ids, &n_ids, f);
+	if (rc == 0)
+		rc = read_info_req(msg->op, &q, f);
+	if (rc == 0)
+		rc = scope_load(req, &c, &s, f);
+	if (rc < 0)
+		goto done;
+	rc = wsus_buf_printf(out, "<GetExtendedUpdateInfoResponse xmlns=\"%s\"><GetExtendedUpdateInfoResult>"
+			     "<Updates>", PROTOCOL_NS_CLIENT);
+	for (size_t i = 0; i < n_ids && rc == 0; i++) {
+		const struct storage_client_rev *r = scope_by_id(&s, ids[i]);
+
+		if (r == NULL)
+			continue;
+		rc = put_update_data(req, out, r, &q);
+		if (rc == 0)
+			rc = revision_files(req, r, &fs);
+	}
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</Updates>");
+	if (rc == 0)
+		rc = put_locations(req, out, &fs, 0);
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "<OutOfScopeRevisionIDs>");
+	for (size_t i = 0; i < n_ids && rc == 0; i++)
+		if (scope_by_id(&s, ids[i]) == NULL)
+			rc = wsus_buf_printf(out, "<int>%lld</int>", (long long)ids[i]);
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</OutOfScopeRevisionIDs></GetExtendedUpdateInfoResult>"
+				      "</GetExtendedUpdateInfoResponse>");
+done:
+	free(ids);
+	free(fs.items);
+	scope_free(&s);
+	return rc;
+}
+
+/* Version 2 names revisions by identity and adds what Windows 11 24H2 reads:
+ * the digest algorithm and, per update, whether any file is encrypted (we
+ * serve none, so the decryption lists stay empty). */
+static int op_get_extended_update_info2(struct server_req *req, struct protocol_soap_msg *msg,
+					struct wsus_buf *out, struct server_fault *f)
+{
+	struct server_cookie_claims c;
+	struct info_req q;
+	struct scope s = { 0 };
+	struct file_set fs = { 0 };
+	struct wsus_buf details;
+	xmlNodePtr list;
+	size_t count = 0;
+	int rc;
+
+	rc = server_client_cookie(req, msg->op, 0, &c, f);
+	if (rc < 0)
+		return rc;
+	list = protocol_soap_child(msg->op, "updateIDs");
+	if (list == NULL)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "updateIDs");
+	for (xmlNodePtr it = protocol_soap_child(list, "UpdateIdentity"); it; it = protocol_soap_next(it))
+		if (++count > CLIENT_MAX_EXTENDED)
+			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "updateIDs: more than %d",
+						CLIENT_MAX_EXTENDED);
+	rc = read_info_req(msg->op, &q, f);
+	if (rc == 0)
+		rc = scope_load(req, &c, &s, f);
+	if (rc < 0)
+		return rc;
+	wsus_buf_init(&details, 1u << 20);
+	rc = wsus_buf_printf(out, "<GetExtendedUpdateInfo2Response xmlns=\"%s\"><GetExtendedUpdateInfo2Result>"
+			     "<Updates>", PROTOCOL_NS_CLIENT);
+	for (xmlNodePtr it = protocol_soap_child(list, "UpdateIdentity"); it && rc == 0;
+	     it = protocol_soap_next(it)) {
+		const struct storage_client_rev *r;
+		char uid[WSUS_GUID_LEN];
+		int rev;
+
+		if (read_identity(it, uid, &rev) < 0) {
+			rc = server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "updateIDs");
+			break;
+		}
+		r = scope_by_identity(&s, uid, rev);
+		if (r == NULL)
+			continue;
+		rc = put_update_data(req, out, r, &q);
+		if (rc == 0)
+			rc = revision_files(req, r, &fs);
+		if (rc == 0)
+			rc = wsus_buf_printf(&details, "<UpdateEncryptionDetail><UpdateIdentity><UpdateID>%s"
+					     "</UpdateID><RevisionNumber>%d</RevisionNumber></UpdateIdentity>"
+					     "<HasEncryptedFiles>%s</HasEncryptedFiles></UpdateEncryptionDetail>",
+					     uid, rev, fs.encrypted ? "true" : "false");
+	}
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</Updates>");
+	if (rc == 0)
+		rc = put_locations(req, out, &fs, 1);
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "<UpdateEncryptionDetails>");
+	if (rc == 0 && details.len > 0)
+		rc = wsus_buf_append(out, details.data, details.len);
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</UpdateEncryptionDetails></GetExtendedUpdateInfo2Result>"
+				      "</GetExtendedUpdateInfo2Response>");
+	wsus_buf_free(&details);
+	free(fs.items);
+	scope_free(&s);
+	return rc;
+}
+
+/*---- The service ----*/
+
+#define CLIENT_ACTION(op) PROTOCOL_NS_CLIENT "/" op
+
+static const char *const client_paths[] = {
+	"/ClientWebService/Client.asmx",
+	NULL,
+};
+
+static const struct server_op client_ops[] = {
+	{ "GetConfig", CLIENT_ACTION("GetConfig"), op_get_config },
+	{ "GetCookie", CLIENT_ACTION("GetCookie"), op_get_cookie },
+	{ "RegisterComputer", CLIENT_ACTION("RegisterComputer"), op_register_computer },
+	{ "StartCategoryScan", CLIENT_ACTION("StartCategoryScan"), op_start_category_scan },
+	{ "SyncUpdates", CLIENT_ACTION("SyncUpdates"), server_client_sync_updates },
+	{ "SyncPrinterCatalog", CLIENT_ACTION("SyncPrinterCatalog"), server_client_sync_printers },
+	{ "RefreshCache", CLIENT_ACTION("RefreshCache"), op_refresh_cache },
+	{ "GetExtendedUpdateInfo", CLIENT_ACTION("GetExtendedUpdateInfo"), op_get_extended_update_info },
+	{ "GetExtendedUpdateInfo2", CLIENT_ACTION("GetExtendedUpdateInfo2"), op_get_extended_update_info2 },
+	{ "GetFileLocations", CLIENT_ACTION("GetFileLocations"), op_get_file_locations },
+};
+
+const struct server_service server_client_service = {
+	.paths = client_paths,
+	.ops = client_ops,
+	.n_ops = sizeof(client_ops) / sizeof(client_ops[0]),
+	.downstream_only = 0,
+};

@@ -1,0 +1,980 @@
+/*
+ * server_client_sync.c -- SyncUpdates and SyncPrinterCatalog (MS-WUSP
+ * 3.1.5.7, 3.1.5.12): which revisions a client is told about, page by page.
+ *
+ *   needed    = what is deployed to the client's groups plus the closure of
+ *               its prerequisites and bundled updates (storage_client_needed),
+ *               restricted to revisions whose prerequisites the client reports
+ *               installed; software mode keeps everything but drivers (the
+ *               categories and detectoids are how a client evaluates the rest,
+ *               T11), driver mode the best driver per device, printer mode the
+ *               printer drivers;
+ *   cached    = the ids the client says it holds;
+ *   NewUpdates = needed - cached, non-leaf first, SYNC_PAGE at a time
+ *               (Truncated when more remain); OutOfScope = cached - needed;
+ *   ChangedUpdates = needed & cached whose deployment rows moved past the
+ *               cookie's anchor, or whose IsLeaf differs from what it was
+ *               at that anchor.
+ * The client's lists are bounded; the work per call is a fixed number of
+ * set queries plus one Core fragment read per revision sent.
+ */
+#include "server_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SYNC_PAGE            30        /* NewUpdates per answer */
+#define SYNC_MAX_INSTALLED   400       /* InstalledNonLeafUpdateIDs */
+#define SYNC_MAX_CACHED      100000    /* OtherCachedUpdateIDs, CachedDriverIDs, printerUpdateIDs */
+#define SYNC_MAX_FILTER      200       /* FilterCategoryIds */
+#define SYNC_MAX_DEVICES     2000
+#define SYNC_MAX_DEVICE_IDS  20000     /* HardwareIDs and CompatibleIDs of all devices */
+#define SYNC_MAX_CHIDS       64        /* ComputerSpec HardwareIDs */
+#define SYNC_MAX_HWIDS       16        /* HardwareIds listed in one driver deployment */
+
+/*---- Id sets ----*/
+
+struct id_set {
+	int64_t *v;       /* sorted, unique */
+	size_t n;
+};
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Take over a and b (both malloc'd) as one sorted set. */
+static int set_make(struct id_set *s, int64_t *a, size_t na, int64_t *b, size_t nb)
+{
+	int64_t *v = realloc(a, (na + nb ? na + nb : 1) * sizeof(*v));
+	size_t k = 0;
+
+	if (v == NULL) {
+		free(a);
+		free(b);
+		return -ENOMEM;
+	}
+	if (nb)
+		memcpy(v + na, b, nb * sizeof(*v));
+	free(b);
+	qsort(v, na + nb, sizeof(*v), cmp_i64);
+	for (size_t i = 0; i < na + nb; i++)
+		if (k == 0 || v[k - 1] != v[i])
+			v[k++] = v[i];
+	s->v = v;
+	s->n = k;
+	return 0;
+}
+
+static int set_has(const struct id_set *s, int64_t id)
+{
+	return s->n > 0 && bsearch(&id, s->v, s->n, sizeof(*s->v), cmp_i64) != NULL;
+}
+
+/*---- Request ----*/
+
+struct device {
+	char  **ids;                /* HardwareIDs then CompatibleIDs, best first */
+	size_t  n_ids;
+	int     installed;          /* an installedDriver was reported */
+	char    matching_id[208];
+	char    date[16];           /* its DriverVerDate, yyyy-mm-dd */
+	uint64_t version;
+	char    class_name[64], provider[128], manufacturer[128];
+	char    chid[WSUS_GUID_LEN];
+};
+
+enum sync_mode { MODE_SOFTWARE, MODE_DRIVER, MODE_PRINTER };
+
+struct sync {
+	struct server_req *req;
+	struct server_cookie_claims c;
+	enum sync_mode mode;
+	int64_t *installed;         /* InstalledNonLeafUpdateIDs, as sent */
+	size_t n_installed;
+	struct id_set cached;
+	char (*filter)[WSUS_GUID_LEN];
+	size_t n_filter;
+	int need_two;               /* split OutOfScope (gated) */
+	int late_client;            /* client protocol >= 1.7 */
+	struct device *dev;
+	size_t n_dev, n_dev_ids;
+	char chids[SYNC_MAX_CHIDS][WSUS_GUID_LEN];
+	size_t n_chids;
+	char score_os[64];
+	/* results */
+	struct storage_client_rev *full, *scan;   /* scan == full without a filter */
+	size_t n_full, n_scan;
+	struct pick {
+		const struct storage_client_rev *r;
+		const char *hwids[SYNC_MAX_HWIDS];
+		size_t n_hwids;
+		int leaf_flipped;           /* IsLeaf was the other way at the cookie's anchor */
+	} *picks;                   /* the NeededRevisions of this mode, by RevisionID */
+	size_t n_picks;
+	struct id_set picked_full;  /* the same from the unfiltered closure (need_two) */
+	int64_t anchor;
+	struct storage_client_driver *rows;
+	size_t n_rows;
+};
+
+static void device_free(struct device *d)
+{
+	for (size_t i = 0; i < d->n_ids; i++)
+		free(d->ids[i]);
+	free(d->ids);
+}
+
+static void sync_free(struct sync *s)
+{
+	free(s->installed);
+	free(s->cached.v);
+	free(s->filter);
+	for (size_t i = 0; i < s->n_dev; i++)
+		device_free(&s->dev[i]);
+	free(s->dev);
+	if (s->scan != s->full)
+		free(s->scan);
+	free(s->full);
+	free(s->picks);
+	free(s->picked_full.v);
+	free(s->rows);
+}
+
+/* "a.b.c.d" as 16-bit parts of one 64-bit value (missing parts are 0). */
+static uint64_t version_pack(const char *s)
+{
+	uint64_t v = 0;
+	int parts = 0;
+
+	while (parts < 4) {
+		char *end;
+		unsigned long x = strtoul(s, &end, 10);
+
+		if (end == s || x > 0xffff)
+			break;
+		v |= (uint64_t)x << (48 - 16 * parts);
+		parts++;
+		if (*end != '.')
+			break;
+		s = end + 1;
+	}
+	return v;
+}
+
+static void copy_text(xmlNodePtr parent, const char *name, char *out, size_t cap)
+{
+	char *t = protocol_soap_text(protocol_soap_child(parent, name));
+
+	snprintf(out, cap, "%s", t ? t : "");
+	free(t);
+}
+
+static int add_device_ids(struct sync *s, struct device *d, xmlNodePtr list, struct server_fault *f)
+{
+	for (xmlNodePtr it = protocol_soap_child(list, "string"); it; it = protocol_soap_next(it)) {
+		char *t = protocol_soap_text(it), **nv;
+
+		if (t == NULL || t[0] == '\0' || strlen(t) >= 200) {
+			free(t);
+			continue;
+		}
+		if (++s->n_dev_ids > SYNC_MAX_DEVICE_IDS) {
+			free(t);
+			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "SystemSpec: too many ids");
+		}
+		nv = realloc(d->ids, (d->n_ids + 1) * sizeof(*nv));
+		if (nv == NULL) {
+			free(t);
+			server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+			return -ENOMEM;
+		}
+		d->ids = nv;
+		d->ids[d->n_ids++] = t;
+	}
+	return 0;
+}
+
+static int read_device(struct sync *s, xmlNodePtr n, struct device *d, struct server_fault *f)
+{
+	xmlNodePtr inst = protocol_soap_child(n, "installedDriver");
+	char text[64];
+	int64_t v;
+	int rc;
+
+	rc = add_device_ids(s, d, protocol_soap_child(n, "HardwareIDs"), f);
+	if (rc == 0)
+		rc = add_device_ids(s, d, protocol_soap_child(n, "CompatibleIDs"), f);
+	if (rc < 0 || inst == NULL)
+		return rc;
+	d->installed = 1;
+	copy_text(inst, "MatchingID", d->matching_id, sizeof(d->matching_id));
+	copy_text(inst, "DriverVerDate", text, sizeof(text));
+	snprintf(d->date, sizeof(d->date), "%.10s", text);
+	if (protocol_soap_child_int(inst, "DriverVerVersion", INT64_MIN, INT64_MAX, &v) == 0)
+		d->version = (uint64_t)v;
+	copy_text(inst, "Class", d->class_name, sizeof(d->class_name));
+	copy_text(inst, "Provider", d->provider, sizeof(d->provider));
+	copy_text(inst, "Manufacturer", d->manufacturer, sizeof(d->manufacturer));
+	copy_text(inst, "MatchingComputerHWID", text, sizeof(text));
+	if (wsus_guid_normalize(text, d->chid) < 0)
+		d->chid[0] = '\0';
+	return 0;
+}
+
+static int read_system_spec(struct sync *s, xmlNodePtr spec, struct server_fault *f)
+{
+	size_t n = 0;
+
+	for (xmlNodePtr it = protocol_soap_child(spec, "Device"); it; it = protocol_soap_next(it))
+		if (++n > SYNC_MAX_DEVICES)
+			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "SystemSpec: too many devices");
+	s->dev = calloc(n ? n : 1, sizeof(*s->dev));
+	if (s->dev == NULL) {
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	for (xmlNodePtr it = protocol_soap_child(spec, "Device"); it; it = protocol_soap_next(it)) {
+		int rc = read_device(s, it, &s->dev[s->n_dev++], f);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int read_computer_spec(struct sync *s, xmlNodePtr params, struct server_fault *f)
+{
+	xmlNodePtr ids = protocol_soap_child(protocol_soap_child(params, "ComputerSpec"), "HardwareIDs");
+
+	for (xmlNodePtr it = protocol_soap_child(ids, "guid"); it; it = protocol_soap_next(it)) {
+		char *t = protocol_soap_text(it);
+		int rc = t && s->n_chids < SYNC_MAX_CHIDS ? wsus_guid_normalize(t, s->chids[s->n_chids]) : -1;
+
+		free(t);
+		if (s->n_chids >= SYNC_MAX_CHIDS)
+			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "ComputerSpec");
+		if (rc == 0)
+			s->n_chids++;
+	}
+	copy_text(params, "FeatureScoreMatchingKey", s->score_os, sizeof(s->score_os));
+	return 0;
+}
+
+static int read_filter(struct sync *s, xmlNodePtr params, struct server_fault *f)
+{
+	xmlNodePtr list = protocol_soap_child(params, "FilterCategoryIds");
+	size_t n = 0;
+
+	for (xmlNodePtr it = protocol_soap_child(list, "CategoryIdentifier"); it; it = protocol_soap_next(it))
+		if (++n > SYNC_MAX_FILTER)
+			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "FilterCategoryIds");
+	if (n == 0)
+		return 0;
+	s->filter = calloc(n, sizeof(*s->filter));
+	if (s->filter == NULL) {
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	for (xmlNodePtr it = protocol_soap_child(list, "CategoryIdentifier"); it; it = protocol_soap_next(it)) {
+		char text[64];
+
+		if (protocol_soap_child_text(it, "Id", text, sizeof(text)) < 0 ||
+		    wsus_guid_normalize(text, s->filter[s->n_filter]) < 0)
+			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "FilterCategoryIds");
+		s->n_filter++;
+	}
+	return 0;
+}
+
+static int read_lists(struct sync *s, xmlNodePtr parent, const char *installed, const char *other,
+		      struct server_fault *f)
+{
+	int64_t *inst = NULL, *rest = NULL, *copy;
+	size_t n_inst = 0, n_rest = 0;
+	int rc;
+
+	/* More than 400 installed non-leaf revisions is not a real client. */
+	rc = server_client_ids(protocol_soap_child(parent, installed), installed, SYNC_MAX_INSTALLED,
+			       &inst, &n_inst, f);
+	if (rc == 0)
+		rc = server_client_ids(protocol_soap_child(parent, other), other, SYNC_MAX_CACHED, &rest,
+				       &n_rest, f);
+	if (rc < 0) {
+		free(inst);
+		return rc;
+	}
+	copy = malloc((n_inst ? n_inst : 1) * sizeof(*copy));
+	if (copy == NULL) {
+		free(inst);
+		free(rest);
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	if (n_inst)
+		memcpy(copy, inst, n_inst * sizeof(*copy));
+	s->installed = inst;
+	s->n_installed = n_inst;
+	/* Software mode caches installed and other ids; the other modes name
+	 * their own cache list and send the installed ones only as evidence. */
+	if (s->mode != MODE_SOFTWARE)
+		n_inst = 0;
+	rc = set_make(&s->cached, copy, n_inst, rest, n_rest);
+	if (rc < 0)
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+	return rc;
+}
+
+static int read_sync_params(struct sync *s, xmlNodePtr op, struct server_fault *f)
+{
+	xmlNodePtr params = protocol_soap_child(op, "parameters");
+	xmlNodePtr spec;
+	int skip = 0, rc;
+
+	if (params == NULL)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "parameters");
+	if (protocol_soap_child_bool(params, "SkipSoftwareSync", &skip) < 0)
+		skip = 0;
+	s->mode = skip ? MODE_DRIVER : MODE_SOFTWARE;
+	spec = protocol_soap_child(params, "SystemSpec");
+	if (spec != NULL && !skip)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "SystemSpec in a software sync");
+	rc = read_lists(s, params, "InstalledNonLeafUpdateIDs",
+			skip ? "CachedDriverIDs" : "OtherCachedUpdateIDs", f);
+	if (rc == 0 && skip)
+		rc = read_system_spec(s, spec, f);
+	if (rc == 0 && skip)
+		rc = read_computer_spec(s, params, f);
+	/* Category scans exist for clients of 1.7 and later (we serve 3.2). */
+	if (rc == 0 && s->late_client) {
+		rc = read_filter(s, params, f);
+		if (rc == 0 && protocol_soap_child_bool(params, "NeedTwoGroupOutOfScopeUpdates", &s->need_two) < 0)
+			s->need_two = 0;
+	}
+	return rc;
+}
+
+/*---- Selection ----*/
+
+static int add_pick(struct sync *s, const struct storage_client_rev *r)
+{
+	if (s->picks == NULL) {
+		s->picks = calloc(s->n_scan ? s->n_scan : 1, sizeof(*s->picks));
+		if (s->picks == NULL)
+			return -ENOMEM;
+	}
+	memset(&s->picks[s->n_picks], 0, sizeof(s->picks[0]));
+	s->picks[s->n_picks].r = r;
+	s->n_picks++;
+	return 0;
+}
+
+static struct pick *find_pick(struct sync *s, int64_t id)
+{
+	for (size_t lo = 0, hi = s->n_picks; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		int64_t v = s->picks[mid].r->revision_id;
+
+		if (v == id)
+			return &s->picks[mid];
+		if (v < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The driver-table ranking of 3.1.5.7, as a key: lower is better. */
+struct rank {
+	int      chid;      /* index of the most specific matching computer CHID */
+	int      score;     /* feature score for the OS key (none: after all scores) */
+	int      hwpos;     /* position of the matched id in the device's list */
+	const char *date;
+	uint64_t version;
+	int64_t  revision_id;
+};
+
+static int rank_better(const struct rank *a, const struct rank *b)
+{
+	int d;
+
+	if (a->chid != b->chid)
+		return a->chid < b->chid;
+	if (a->score != b->score)
+		return a->score < b->score;
+	if (a->hwpos != b->hwpos)
+		return a->hwpos < b->hwpos;
+	d = strcmp(a->date, b->date);
+	if (d != 0)
+		return d > 0;
+	if (a->version != b->version)
+		return a->version > b->version;
+	return a->revision_id < b->revision_id;
+}
+
+static int chid_index(const struct sync *s, const char *guid)
+{
+	char norm[WSUS_GUID_LEN];
+
+	if (wsus_guid_normalize(guid, norm) < 0)
+		return INT_MAX;
+	for (size_t i = 0; i < s->n_chids; i++)
+		if (strcmp(s->chids[i], norm) == 0)
+			return (int)i;
+	return INT_MAX;
+}
+
+static int row_chid(const struct sync *s, const struct storage_client_driver *d)
+{
+	char one[64];
+	const char *p = d->chids;
+	int best = INT_MAX;
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		int k;
+
+		snprintf(one, sizeof(one), "%.*s", (int)(n < sizeof(one) ? n : sizeof(one) - 1), p);
+		k = chid_index(s, one);
+		if (k < best)
+			best = k;
+		p += n + (end != NULL);
+	}
+	return best;
+}
+
+static int device_pos(const struct device *d, const char *id)
+{
+	for (size_t i = 0; i < d->n_ids; i++)
+		if (strcasecmp(d->ids[i], id) == 0)
+			return (int)i;
+	return INT_MAX;
+}
+
+/* Better than what the device has: the same order without the feature
+ * score, which a client does not report for its installed driver. */
+static int beats_installed(const struct sync *s, const struct device *d, const struct rank *r)
+{
+	int chid = d->chid[0] ? chid_index(s, d->chid) : INT_MAX;
+	int pos = device_pos(d, d->matching_id);
+	int c;
+
+	if (r->chid != chid)
+		return r->chid < chid;
+	if (r->hwpos != pos)
+		return r->hwpos < pos;
+	c = strcmp(r->date, d->date);
+	if (c != 0)
+		return c > 0;
+	return r->version > d->version;
+}
+
+static int pick_hwid(struct pick *p, const char *hwid)
+{
+	for (size_t i = 0; i < p->n_hwids; i++)
+		if (strcasecmp(p->hwids[i], hwid) == 0)
+			return 0;
+	if (p->n_hwids < SYNC_MAX_HWIDS)
+		p->hwids[p->n_hwids++] = hwid;
+	return 0;
+}
+
+/* The best driver row for device d, or NULL when no row matches it. */
+static const struct storage_client_driver *best_row_for(const struct sync *s, const struct device *d,
+							  struct rank *best)
+{
+	const struct storage_client_driver *best_row = NULL;
+
+	for (size_t i = 0; i < s->n_rows; i++) {
+		const struct storage_client_driver *row = &s->rows[i];
+		struct rank r;
+
+		r.hwpos = device_pos(d, row->hardware_id);
+		if (r.hwpos == INT_MAX)
+			continue;
+		r.chid = row_chid(s, row);
+		r.score = row->feature_score >= 0 ? row->feature_score : 256;
+		r.date = row->ver_date;
+		r.version = version_pack(row->ver_version);
+		r.revision_id = row->revision_id;
+		if (best_row == NULL || rank_better(&r, best)) {
+			*best = r;
+			best_row = row;
+		}
+	}
+	return best_row;
+}
+
+/* Pick the candidate revision of row (once), noting the row's HardwareID. */
+static void pick_row(const struct pick *cand, size_t n_cand, const struct storage_client_driver *row,
+		     struct pick *out, size_t *n_out)
+{
+	size_t i, k;
+
+	for (i = 0; i < n_cand && cand[i].r->revision_id != row->revision_id; i++)
+		;
+	if (i == n_cand)
+		return;
+	for (k = 0; k < *n_out && out[k].r != cand[i].r; k++)
+		;
+	if (k == *n_out)
+		out[(*n_out)++] = cand[i];
+	pick_hwid(&out[k], row->hardware_id);
+}
+
+/* The best row for each device; its revision is picked when it also beats
+ * the installed driver (and, for a printer, comes from the same provider
+ * and manufacturer). */
+static void pick_drivers(struct sync *s, const struct pick *cand, size_t n_cand, struct pick *out,
+			 size_t *n_out)
+{
+	*n_out = 0;
+	for (size_t di = 0; di < s->n_dev; di++) {
+		const struct device *d = &s->dev[di];
+		struct rank best = { 0 };
+		const struct storage_client_driver *row = best_row_for(s, d, &best);
+
+		if (row == NULL || (d->installed && !beats_installed(s, d, &best)))
+			continue;
+		if (d->installed && strcasecmp(d->class_name, "Printer") == 0 &&
+		    (strcasecmp(row->provider, d->provider) != 0 ||
+		     strcasecmp(row->manufacturer, d->manufacturer) != 0))
+			continue;
+		pick_row(cand, n_cand, row, out, n_out);
+	}
+}
+
+static int cmp_pick_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct pick *)a)->r->revision_id, y = ((const struct pick *)b)->r->revision_id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Driver and printer modes: the satisfied drivers of the closure, then the
+ * rows that decide among them. */
+static int select_drivers(struct sync *s, struct server_fault *f)
+{
+	int64_t *ids = NULL;
+	const char **dev_ids = NULL;
+	struct pick *cand = NULL;
+	size_t n_ids = 0, k = 0;
+	struct err e = { 0 };
+	int rc = -ENOMEM;
+
+	ids = malloc((s->n_scan ? s->n_scan : 1) * sizeof(*ids));
+	cand = calloc(s->n_scan ? s->n_scan : 1, sizeof(*cand));
+	dev_ids = malloc((s->n_dev_ids ? s->n_dev_ids : 1) * sizeof(*dev_ids));
+	if (ids == NULL || cand == NULL || dev_ids == NULL)
+		goto oom;
+	for (size_t i = 0; i < s->n_scan; i++) {
+		if (s->scan[i].type != WSUS_UT_DRIVER || !s->scan[i].satisfied)
+			continue;
+		cand[n_ids].r = &s->scan[i];
+		ids[n_ids++] = s->scan[i].revision_id;
+	}
+	for (size_t i = 0; i < s->n_dev; i++)
+		for (size_t j = 0; j < s->dev[i].n_ids; j++)
+			dev_ids[k++] = s->dev[i].ids[j];
+	rc = n_ids == 0 ? 0 :
+		storage_client_drivers(s->req->st, ids, n_ids, s->mode == MODE_PRINTER ? NULL : dev_ids, k,
+				       s->score_os, s->mode == MODE_PRINTER, &s->rows, &s->n_rows, &e);
+	if (rc < 0) {
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
+		goto done;
+	}
+	s->picks = calloc(n_ids ? n_ids : 1, sizeof(*s->picks));
+	if (s->picks == NULL)
+		goto oom;
+	if (s->mode == MODE_PRINTER) {
+		/* No system spec: every approved printer driver the client may evaluate. */
+		for (size_t i = 0; i < n_ids; i++)
+			for (size_t r = 0; r < s->n_rows; r++)
+				if (s->rows[r].revision_id == cand[i].r->revision_id) {
+					s->picks[s->n_picks++] = cand[i];
+					break;
+				}
+	} else {
+		pick_drivers(s, cand, n_ids, s->picks, &s->n_picks);
+	}
+	qsort(s->picks, s->n_picks, sizeof(*s->picks), cmp_pick_id);
+	rc = 0;
+	goto done;
+oom:
+	server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+	rc = -ENOMEM;
+done:
+	free(ids);
+	free(cand);
+	free(dev_ids);
+	return rc;
+}
+
+/* Software mode: everything of the closure but drivers, prerequisites met. */
+static int select_software(struct sync *s, const struct storage_client_rev *revs, size_t n,
+			   struct id_set *ids_only)
+{
+	int64_t *v = NULL;
+	size_t k = 0;
+
+	if (ids_only != NULL) {
+		v = malloc((n ? n : 1) * sizeof(*v));
+		if (v == NULL)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (revs[i].type == WSUS_UT_DRIVER || !revs[i].satisfied)
+			continue;
+		if (ids_only != NULL)
+			v[k++] = revs[i].revision_id;
+		else if (add_pick(s, &revs[i]) < 0)
+			return -ENOMEM;
+	}
+	if (ids_only != NULL) {
+		ids_only->v = v;
+		ids_only->n = k;    /* already sorted: revs are by RevisionID */
+	}
+	return 0;
+}
+
+/* Which revisions the client holds had another IsLeaf at the cookie's
+ * anchor (only asked when the catalogue moved since). */
+static int leaf_flips(struct sync *s, struct server_fault *f)
+{
+	int64_t *ids;
+	int *was;
+	size_t n = 0;
+	struct err e = { 0 };
+	int rc;
+
+	if (s->c.aux >= s->anchor || s->n_picks == 0)
+		return 0;
+	ids = malloc(s->n_picks * sizeof(*ids));
+	was = malloc(s->n_picks * sizeof(*was));
+	if (ids == NULL || was == NULL) {
+		free(ids);
+		free(was);
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->n_picks; i++)   /* picks are by RevisionID */
+		if (set_has(&s->cached, s->picks[i].r->revision_id))
+			ids[n++] = s->picks[i].r->revision_id;
+	rc = storage_client_leaf_at(s->req->st, ids, n, s->c.aux, was, &e);
+	for (size_t i = 0, k = 0; rc == 0 && i < s->n_picks && k < n; i++)
+		if (s->picks[i].r->revision_id == ids[k]) {
+			s->picks[i].leaf_flipped = was[k] != s->picks[i].r->is_leaf;
+			k++;
+		}
+	if (rc < 0)
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
+	free(ids);
+	free(was);
+	return rc;
+}
+
+static int compute(struct sync *s, struct server_fault *f)
+{
+	struct storage_client_groups g;
+	struct err e = { 0 };
+	int64_t anchor = 0;
+	int rc;
+
+	rc = server_client_groups(s->req, &s->c, &g, f);
+	if (rc < 0)
+		return rc;
+	/* The NewCookie records the anchor the answer reflects: whatever
+	 * commits later is reported on the next call. */
+	rc = storage_client_needed(s->req->st, &g, s->installed, s->n_installed, NULL, 0, &s->full,
+				   &s->n_full, &s->anchor, &e);
+	if (rc == 0 && s->n_filter > 0)
+		rc = storage_client_needed(s->req->st, &g, s->installed, s->n_installed,
+					   (const char (*)[WSUS_GUID_LEN])s->filter, s->n_filter, &s->scan,
+					   &s->n_scan, &anchor, &e);
+	if (rc < 0) {
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
+		return rc;
+	}
+	if (s->n_filter == 0) {
+		s->scan = s->full;
+		s->n_scan = s->n_full;
+	} else if (anchor < s->anchor) {
+		s->anchor = anchor;
+	}
+	if (s->mode != MODE_SOFTWARE)
+		rc = select_drivers(s, f);
+	else
+		rc = select_software(s, s->scan, s->n_scan, NULL);
+	if (rc == 0 && s->mode == MODE_SOFTWARE && s->need_two && s->n_filter > 0)
+		rc = select_software(s, s->full, s->n_full, &s->picked_full);
+	if (rc == 0)
+		rc = leaf_flips(s, f);
+	else if (rc == -ENOMEM)
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+	return rc;
+}
+
+/*---- Answer ----*/
+
+/* NewUpdates order: non-leaf revisions first (they unlock the rest), then
+ * bundles, then the others, each by RevisionID. */
+static int cmp_new(const void *a, const void *b)
+{
+	const struct storage_client_rev *x = ((const struct pick *)a)->r, *y = ((const struct pick *)b)->r;
+
+	if (x->is_leaf != y->is_leaf)
+		return x->is_leaf - y->is_leaf;
+	if (x->has_bundled != y->has_bundled)
+		return y->has_bundled - x->has_bundled;
+	return x->revision_id < y->revision_id ? -1 : x->revision_id > y->revision_id;
+}
+
+static int put_update_info(struct sync *s, struct wsus_buf *out, const struct pick *p, int with_xml)
+{
+	const struct storage_client_rev *r = p->r;
+	struct err e = { 0 };
+	char *xml = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = wsus_buf_printf(out, "<UpdateInfo><ID>%lld</ID>", (long long)r->revision_id);
+	if (rc == 0)
+		rc = server_client_put_deployment(out, r, s->c.protocol_version, p->hwids, p->n_hwids);
+	if (rc == 0)
+		rc = wsus_buf_printf(out, "<IsLeaf>%s</IsLeaf>", r->is_leaf ? "true" : "false");
+	if (rc == 0 && with_xml) {
+		rc = storage_fragment_get(s->req->st, r->update_id, r->revision, WSUS_FRAG_CORE, NULL, &xml,
+					  &len, &e);
+		if (rc < 0)
+			log_err("client", "no Core fragment update=%s revision=%d: %s", r->update_id,
+				r->revision, e.msg);
+		if (rc == 0)
+			rc = wsus_buf_appends(out, "<Xml>");
+		if (rc == 0)
+			rc = server_client_put_xml_text(out, xml, len);
+		if (rc == 0)
+			rc = wsus_buf_appends(out, "</Xml>");
+		free(xml);
+	}
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</UpdateInfo>");
+	return rc;
+}
+
+static int put_new_updates(struct sync *s, struct wsus_buf *out, int *truncated)
+{
+	struct pick *fresh = malloc((s->n_picks ? s->n_picks : 1) * sizeof(*fresh));
+	size_t n = 0;
+	int rc;
+
+	if (fresh == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_picks; i++)
+		if (!set_has(&s->cached, s->picks[i].r->revision_id))
+			fresh[n++] = s->picks[i];
+	qsort(fresh, n, sizeof(*fresh), cmp_new);
+	*truncated = n > SYNC_PAGE;
+	rc = wsus_buf_appends(out, "<NewUpdates>");
+	for (size_t i = 0; i < n && i < SYNC_PAGE && rc == 0; i++)
+		rc = put_update_info(s, out, &fresh[i], 1);
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</NewUpdates>");
+	free(fresh);
+	return rc;
+}
+
+static int put_int_list(struct wsus_buf *out, const char *name, const int64_t *v, size_t n)
+{
+	int rc;
+
+	if (n == 0)
+		return 0;
+	rc = wsus_buf_printf(out, "<%s>", name);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = wsus_buf_printf(out, "<int>%lld</int>", (long long)v[i]);
+	if (rc == 0)
+		rc = wsus_buf_printf(out, "</%s>", name);
+	return rc;
+}
+
+/* OutOfScope: cached - needed. With the split lists (a category scan that
+ * asked for them), what is still deployed elsewhere goes to the second list. */
+static int put_out_of_scope(struct sync *s, struct wsus_buf *out, int split, struct wsus_buf *deployed)
+{
+	int64_t *gone = malloc((s->cached.n ? s->cached.n : 1) * sizeof(*gone));
+	int64_t *kept = malloc((s->cached.n ? s->cached.n : 1) * sizeof(*kept));
+	size_t n_gone = 0, n_kept = 0;
+	int rc;
+
+	if (gone == NULL || kept == NULL) {
+		free(gone);
+		free(kept);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->cached.n; i++) {
+		int64_t id = s->cached.v[i];
+
+		if (find_pick(s, id) != NULL)
+			continue;
+		if (split && set_has(&s->picked_full, id))
+			kept[n_kept++] = id;
+		else
+			gone[n_gone++] = id;
+	}
+	rc = put_int_list(out, "OutOfScopeRevisionIDs", gone, n_gone);
+	if (rc == 0 && split) {
+		rc = wsus_buf_appends(deployed, "<DeployedOutOfScopeRevisionIds>");
+		for (size_t i = 0; i < n_kept && rc == 0; i++)
+			rc = wsus_buf_printf(deployed, "<int>%lld</int>", (long long)kept[i]);
+		if (rc == 0)
+			rc = wsus_buf_appends(deployed, "</DeployedOutOfScopeRevisionIds>");
+	}
+	free(gone);
+	free(kept);
+	return rc;
+}
+
+static int changed_since_cookie(const struct sync *s, const struct pick *p)
+{
+	return p->r->change_anchor > s->c.aux || p->leaf_flipped;
+}
+
+static int put_changed(struct sync *s, struct wsus_buf *out)
+{
+	int rc = 0, open = 0;
+
+	for (size_t i = 0; i < s->n_picks && rc == 0; i++) {
+		const struct pick *p = &s->picks[i];
+
+		if (!set_has(&s->cached, p->r->revision_id) || !changed_since_cookie(s, p))
+			continue;
+		if (!open) {
+			rc = wsus_buf_appends(out, "<ChangedUpdates>");
+			open = 1;
+		}
+		if (rc == 0)
+			rc = put_update_info(s, out, p, 0);
+	}
+	if (rc == 0 && open)
+		rc = wsus_buf_appends(out, "</ChangedUpdates>");
+	return rc;
+}
+
+static int driver_sync_needed(const struct sync *s)
+{
+	for (size_t i = 0; i < s->n_full; i++)
+		if (s->full[i].type == WSUS_UT_DRIVER)
+			return 1;
+	return 0;
+}
+
+static int put_sync_info(struct sync *s, struct wsus_buf *out, const char *response, const char *result,
+			 struct server_fault *f)
+{
+	struct wsus_buf deployed;
+	int split = s->mode == MODE_SOFTWARE && s->need_two && s->n_filter > 0;
+	int truncated = 0, rc;
+
+	wsus_buf_init(&deployed, 64u * 1024 * 1024);
+	rc = wsus_buf_printf(out, "<%s xmlns=\"%s\"><%s>", response, PROTOCOL_NS_CLIENT, result);
+	if (rc == 0)
+		rc = put_new_updates(s, out, &truncated);
+	if (rc == 0)
+		rc = put_out_of_scope(s, out, split, &deployed);
+	if (rc == 0)
+		rc = put_changed(s, out);
+	if (rc == 0)
+		rc = wsus_buf_printf(out, "<Truncated>%s</Truncated>", truncated ? "true" : "false");
+	if (rc == 0)
+		rc = server_client_put_cookie(s->req, out, "NewCookie", &s->c, s->anchor, f);
+	if (rc == 0 && deployed.len > 0)
+		rc = wsus_buf_append(out, deployed.data, deployed.len);
+	if (rc == 0 && s->late_client && s->mode != MODE_PRINTER)
+		rc = wsus_buf_printf(out, "<DriverSyncNotNeeded>%s</DriverSyncNotNeeded>",
+				     driver_sync_needed(s) ? "false" : "true");
+	if (rc == 0)
+		rc = wsus_buf_printf(out, "</%s></%s>", result, response);
+	wsus_buf_free(&deployed);
+	return rc;
+}
+
+/*---- Operations ----*/
+
+/* Cookie (with ConfigChanged), then registration (RegistrationRequired). */
+static int sync_begin(struct sync *s, struct server_req *req, struct protocol_soap_msg *msg,
+		      struct server_fault *f)
+{
+	memset(s, 0, sizeof(*s));
+	s->req = req;
+	if (server_client_cookie(req, msg->op, 1, &s->c, f) < 0)
+		return -1;
+	s->late_client = server_client_pv_at_least(s->c.protocol_version, 1, 7);
+	return 0;
+}
+
+static int sync_registered(struct sync *s, struct server_fault *f)
+{
+	struct err e = { 0 };
+	int rc = storage_client_touch(s->req->st, s->c.subject,
+				      s->c.protocol_version[0] ? s->c.protocol_version : NULL, &e);
+
+	if (rc == -ENOENT)
+		return server_fault_set(f, PROTOCOL_ERR_REGISTRATION_REQUIRED, "computer %s is not registered",
+					s->c.subject);
+	if (rc < 0)
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
+	return rc;
+}
+
+static int sync_finish(struct sync *s, struct wsus_buf *out, const char *response, const char *result,
+		       struct server_fault *f)
+{
+	int rc = sync_registered(s, f);
+
+	if (rc == 0)
+		rc = compute(s, f);
+	if (rc == 0)
+		rc = put_sync_info(s, out, response, result, f);
+	if (rc == 0)
+		log_debug("client", "sync computer_id=%s mode=%d needed=%zu picked=%zu cached=%zu", s->c.subject,
+			  (int)s->mode, s->n_scan, s->n_picks, s->cached.n);
+	return rc;
+}
+
+int server_client_sync_updates(struct server_req *req, struct protocol_soap_msg *msg,
+			       struct wsus_buf *out, struct server_fault *f)
+{
+	struct sync s;
+	int rc = sync_begin(&s, req, msg, f);
+
+	if (rc == 0)
+		rc = read_sync_params(&s, msg->op, f);
+	if (rc == 0)
+		rc = sync_finish(&s, out, "SyncUpdatesResponse", "SyncUpdatesResult", f);
+	sync_free(&s);
+	return rc;
+}
+
+int server_client_sync_printers(struct server_req *req, struct protocol_soap_msg *msg,
+				struct wsus_buf *out, struct server_fault *f)
+{
+	struct sync s;
+	int rc = sync_begin(&s, req, msg, f);
+
+	if (rc == 0) {
+		s.mode = MODE_PRINTER;
+		rc = read_lists(&s, msg->op, "installedNonLeafUpdateIDs", "printerUpdateIDs", f);
+	}
+	if (rc == 0)
+		rc = sync_finish(&s, out, "SyncPrinterCatalogResponse", "SyncPrinterCatalogResult", f);
+	sync_free(&s);
+	return rc;
+}
