@@ -9,7 +9,8 @@
  *     a Windows WSUS sends them to clients;
  *   - decoding of XmlUpdateBlobCompressed (an MSCF cabinet holding one LZX
  *     member, UTF-16LE XML) with libmspack.
- *   - SOAP 1.1/1.2 envelopes, lenient request readers, faults, dateTime.
+ *   - SOAP 1.1/1.2 envelopes, lenient request readers, faults, dateTime;
+ *   - the Xpress and gzip encodings of responses.
  */
 #ifndef WSUS_PROTOCOL_H
 #define WSUS_PROTOCOL_H
@@ -164,5 +165,21 @@ int protocol_soap_fault(struct wsus_buf *b, enum protocol_soap_version v, enum p
 int protocol_datetime_parse(const char *s, int64_t *unix_ms);
 /* "YYYY-MM-DDTHH:MM:SS.fffZ" (out: 40 bytes), clamped to years 0001-9999. */
 void protocol_datetime_format(int64_t unix_ms, char out[40]);
+
+/*---- protocol_xpress.c: response encodings (Accept-Encoding) ----*/
+
+/* The largest block of an Xpress stream, in and out (MS-WUSP 2.1.1, <8>). */
+#define PROTOCOL_XPRESS_BLOCK 65535
+
+/* Compress one block (n <= PROTOCOL_XPRESS_BLOCK) with plain LZ77 + DIRECT2
+ * into out (cap bytes); *out_len bytes written. -E2BIG when the result does
+ * not fit in cap, -EINVAL when n is too big. */
+int protocol_xpress_block(const uint8_t *in, size_t n, uint8_t *out, size_t cap, size_t *out_len);
+/* Append the Xpress stream of n bytes to out: blocks, each preceded by its
+ * original and compressed sizes (int32 little-endian), neither over 65535.
+ * Empty input appends nothing. */
+int protocol_xpress_encode(const void *in, size_t n, struct wsus_buf *out);
+/* Append a gzip member (RFC 1952) of n bytes to out. */
+int protocol_gzip_encode(const void *in, size_t n, struct wsus_buf *out);
 
 #endif /* WSUS_PROTOCOL_H */

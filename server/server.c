@@ -1,8 +1,9 @@
 /*
  * server.c -- the front end core: the HTTPS daemon (libmicrohttpd + GnuTLS,
  * its own thread pool), the optional plain-HTTP content port, request
- * bodies, routing, the downstream client-certificate gate and the storage
- * handle pool. server_start returns a struct server that server_stop frees.
+ * bodies, routing, the downstream client-certificate gate, response
+ * compression, the storage handle pool and the client event writer.
+ * server_start returns a struct server that server_stop frees.
  *
  * Design notes:
  * (1) We bind the listening sockets ourselves (exact errors, port 0) and
@@ -16,13 +17,19 @@
  *     GNUTLS_CERT_REQUEST. Neither MHD nor GnuTLS verifies the client's
  *     chain; the handshake proves the client holds the key, and the SHA-256
  *     of its leaf certificate against the allow-list is the whole decision,
- *     taken per request for downstream_only services (403 otherwise).
+ *     taken per request: here, before the body is read, for services that
+ *     are downstream_only as a whole (ServerSync, DssAuth); in
+ *     server_soap_dispatch for downstream_only operations of a path that
+ *     Windows clients share (the rollups of Reporting). 403 either way.
  * (4) Request percent-decoding leaves %00, %2F and %5C encoded, so that a
  *     decoded byte can never become a path separator or end the string.
  * (5) Limits: headers must fit the 64 KiB per-connection memory (MHD answers
  *     431), bodies srv_max_body (413), srv_max_connections, srv_timeout of
  *     idleness. No per-address limit: whole sites of clients share one
  *     address behind NAT.
+ * (6) A SOAP answer (200) is sent Xpress-encoded when Accept-Encoding lists
+ *     xpress (MS-WUSP 2.1), else gzip-encoded when it lists gzip; faults and
+ *     /Content are always sent as they are.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -265,14 +272,81 @@ static const struct server_service *service_by_path(const char *url)
 	return NULL;
 }
 
-static int fp_allowed(const struct server *srv, const char *fp)
+/*---- Response encodings (design note 6) ----*/
+
+/* Whether one Accept-Encoding element [p, end) accepts its coding: yes
+ * unless a q parameter says 0. */
+static int element_accepts(const char *p, const char *end)
 {
-	if (fp[0] == '\0')
-		return 0;
-	for (size_t i = 0; i < srv->n_allow_fps; i++)
-		if (strcmp(srv->allow_fps[i], fp) == 0)
-			return 1;
+	for (; p < end; p++) {
+		char num[16];
+		size_t k = 0;
+
+		if (*p != ';')
+			continue;
+		p++;
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (end - p < 2 || (p[0] != 'q' && p[0] != 'Q') || p[1] != '=')
+			continue;
+		for (p += 2; p < end && k + 1 < sizeof(num) && *p != ';' && *p != ' '; p++)
+			num[k++] = *p;
+		num[k] = '\0';
+		return strtod(num, NULL) > 0.0;
+	}
+	return 1;
+}
+
+/* Whether the comma-separated header lists coding name (any case). */
+static int coding_listed(const char *header, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = header;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+		const char *tok = p;
+
+		while (tok < p + len && (*tok == ' ' || *tok == '\t'))
+			tok++;
+		if (strcspn(tok, ",; \t") == nlen && strncasecmp(tok, name, nlen) == 0)
+			return element_accepts(tok + nlen, p + len);
+		p += len + (p[len] == ',');
+	}
 	return 0;
+}
+
+const char *server_accept_encoding(const char *header)
+{
+	if (header == NULL)
+		return NULL;
+	if (coding_listed(header, "xpress"))
+		return "xpress";
+	if (coding_listed(header, "gzip"))
+		return "gzip";
+	return NULL;
+}
+
+/* Replace the body by its encoding; on any failure it stays as it is. */
+static const char *encode_body(const char *coding, struct wsus_buf *body)
+{
+	struct wsus_buf enc;
+	int rc;
+
+	if (coding == NULL || body->len == 0)
+		return NULL;
+	wsus_buf_init(&enc, body->len + body->len / 4 + 4096);
+	rc = strcmp(coding, "xpress") == 0 ? protocol_xpress_encode(body->data, body->len, &enc)
+					    : protocol_gzip_encode(body->data, body->len, &enc);
+	if (rc < 0) {
+		log_warn("server", "response not encoded coding=%s bytes=%zu err=%s", coding, body->len,
+			 strerror(-rc));
+		wsus_buf_free(&enc);
+		return NULL;
+	}
+	wsus_buf_free(body);
+	*body = enc;
+	return coding;
 }
 
 static int handle_soap(struct server_req *req, struct MHD_Connection *conn,
@@ -282,6 +356,7 @@ static int handle_soap(struct server_req *req, struct MHD_Connection *conn,
 	struct MHD_Response *r;
 	struct err e = { 0 };
 	char action[512];
+	const char *coding = NULL;
 	size_t len = 0;
 	char *body;
 	int ret;
@@ -303,6 +378,8 @@ static int handle_soap(struct server_req *req, struct MHD_Connection *conn,
 	server_soap_dispatch(req, svc, &resp);
 	st_give(req->srv, req->st);
 	req->st = NULL;
+	if (resp.status == 200)
+		coding = encode_body(server_accept_encoding(req->accept_encoding), &resp.body);
 	body = wsus_buf_steal(&resp.body, &len);
 	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
@@ -312,6 +389,9 @@ static int handle_soap(struct server_req *req, struct MHD_Connection *conn,
 	MHD_add_response_header(r, "Content-Type",
 				resp.content_type ? resp.content_type : "text/xml; charset=utf-8");
 	MHD_add_response_header(r, "Cache-Control", "private");
+	MHD_add_response_header(r, "Vary", "Accept-Encoding");
+	if (coding != NULL)
+		MHD_add_response_header(r, "Content-Encoding", coding);
 	ret = MHD_queue_response(conn, resp.status ? (unsigned)resp.status : 500, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -352,7 +432,8 @@ static int route(struct listener *l, struct MHD_Connection *conn, const char *ur
 								       : "no such path");
 		return server_reply_status(conn, MHD_HTTP_NOT_FOUND, NULL);
 	}
-	if (svc->downstream_only && l->impl->s.n_allow_fps > 0 && !fp_allowed(&l->impl->s, req.client_fp)) {
+	if (svc->downstream_only && l->impl->s.n_allow_fps > 0 &&
+	    !server_fp_allowed(&l->impl->s, req.client_fp)) {
 		server_log_refused(&req, MHD_HTTP_FORBIDDEN,
 				   req.client_fp[0] ? "client certificate not in client_cert_allow"
 						    : "no client certificate (client_cert_allow is set)");
@@ -742,6 +823,8 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 		rc = open_pool(&impl->s, (size_t)threads * (cfg->srv_content_http_listen ? 2 : 1), e);
 	if (rc == 0)
 		rc = server_tls_load(cfg, &cert, &key, impl->s.tls_fp, e);
+	if (rc == 0)
+		rc = server_report_start(&impl->s, NULL, e);
 	if (rc < 0)
 		goto fail;
 	fd = listen_on(cfg->srv_listen, &impl->s.port, e);
@@ -814,6 +897,8 @@ void server_stop(struct server *srv)
 	for (int i = 0; i < 2; i++)
 		if (daemons[i] != NULL)
 			MHD_stop_daemon(daemons[i]);
+	/* no request can queue events any more: store what is waiting */
+	server_report_stop(srv);
 	for (size_t i = 0; i < srv->st_nfree; i++)
 		storage_close(srv->st_free[i]);
 	free(srv->st_free);

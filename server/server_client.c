@@ -1286,16 +1286,16 @@ static const char *const client_paths[] = {
 };
 
 static const struct server_op client_ops[] = {
-	{ "GetConfig", CLIENT_ACTION("GetConfig"), op_get_config },
-	{ "GetCookie", CLIENT_ACTION("GetCookie"), op_get_cookie },
-	{ "RegisterComputer", CLIENT_ACTION("RegisterComputer"), op_register_computer },
-	{ "StartCategoryScan", CLIENT_ACTION("StartCategoryScan"), op_start_category_scan },
-	{ "SyncUpdates", CLIENT_ACTION("SyncUpdates"), server_client_sync_updates },
-	{ "SyncPrinterCatalog", CLIENT_ACTION("SyncPrinterCatalog"), server_client_sync_printers },
-	{ "RefreshCache", CLIENT_ACTION("RefreshCache"), op_refresh_cache },
-	{ "GetExtendedUpdateInfo", CLIENT_ACTION("GetExtendedUpdateInfo"), op_get_extended_update_info },
-	{ "GetExtendedUpdateInfo2", CLIENT_ACTION("GetExtendedUpdateInfo2"), op_get_extended_update_info2 },
-	{ "GetFileLocations", CLIENT_ACTION("GetFileLocations"), op_get_file_locations },
+	{ "GetConfig", CLIENT_ACTION("GetConfig"), op_get_config, 0 },
+	{ "GetCookie", CLIENT_ACTION("GetCookie"), op_get_cookie, 0 },
+	{ "RegisterComputer", CLIENT_ACTION("RegisterComputer"), op_register_computer, 0 },
+	{ "StartCategoryScan", CLIENT_ACTION("StartCategoryScan"), op_start_category_scan, 0 },
+	{ "SyncUpdates", CLIENT_ACTION("SyncUpdates"), server_client_sync_updates, 0 },
+	{ "SyncPrinterCatalog", CLIENT_ACTION("SyncPrinterCatalog"), server_client_sync_printers, 0 },
+	{ "RefreshCache", CLIENT_ACTION("RefreshCache"), op_refresh_cache, 0 },
+	{ "GetExtendedUpdateInfo", CLIENT_ACTION("GetExtendedUpdateInfo"), op_get_extended_update_info, 0 },
+	{ "GetExtendedUpdateInfo2", CLIENT_ACTION("GetExtendedUpdateInfo2"), op_get_extended_update_info2, 0 },
+	{ "GetFileLocations", CLIENT_ACTION("GetFileLocations"), op_get_file_locations, 0 },
 };
 
 const struct server_service server_client_service = {

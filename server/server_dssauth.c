@@ -96,8 +96,8 @@ static const char *const dssauth_paths[] = {
 
 static const struct server_op dssauth_ops[] = {
 	{ "GetAuthorizationCookie", PROTOCOL_NS_DSSAUTH "/GetAuthorizationCookie",
-	  op_get_authorization_cookie },
-	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping },
+	  op_get_authorization_cookie, 1 },
+	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping, 1 },
 };
 
 const struct server_service server_dssauth_service = {

@@ -25,6 +25,8 @@
 #define SERVER_MAX_UPDATES_PER_REQUEST 100
 #define SERVER_MAX_DIGESTS_PER_DOWNLOAD 100
 
+struct server_report;
+
 struct server {
 	const struct wsus_config *cfg;
 	char     server_id[WSUS_GUID_LEN];
@@ -41,6 +43,7 @@ struct server {
 	int      port;
 	char   **allow_fps;             /* downstream client-cert allow-list (lower-case hex) */
 	size_t   n_allow_fps;
+	struct server_report *report;   /* client event writer (server_report.c), NULL when not running */
 };
 
 struct server_req {
@@ -74,19 +77,22 @@ struct server_op {
 	const char  *name;     /* local name of the body element, e.g. "GetCookie" */
 	const char  *action;   /* the SOAPAction URI (for the fault's Method) */
 	server_op_fn fn;
+	int downstream_only;   /* a server-to-server (MS-WSUSSS) operation: subject to
+				  [server] client_cert_allow (server_soap_dispatch, 403) */
 };
 
 struct server_service {
 	const char *const *paths;      /* NULL-terminated, matched case-insensitively */
 	const struct server_op *ops;
 	size_t n_ops;
-	int downstream_only;           /* subject to [server] client_cert_allow */
+	int downstream_only;           /* every operation is server-to-server: the whole path is
+					  gated before the body is read (server.c, 403) */
 };
 
 /* The services (each defined in its own file). */
 extern const struct server_service server_sss_service;        /* ServerSyncWebService */
 extern const struct server_service server_dssauth_service;    /* DssAuthWebService */
-extern const struct server_service server_reporting_service;  /* ReportingWebService (rollup now, client ops later) */
+extern const struct server_service server_reporting_service;  /* ReportingWebService (rollups, client reports) */
 extern const struct server_service server_client_service;     /* ClientWebService (MS-WUSP) */
 extern const struct server_service server_simpleauth_service; /* SimpleAuthWebService (MS-WUSP) */
 
@@ -108,6 +114,10 @@ struct server_resp {
  * Logs one line per fault. */
 void server_soap_dispatch(struct server_req *req, const struct server_service *svc,
 			  struct server_resp *resp);
+
+/* 1 when fp (lower-case hex SHA-256, "" for none) is in [server]
+ * client_cert_allow. */
+int server_fp_allowed(const struct server *srv, const char *fp);
 
 /* Fill a fault (always returns -1, for "return server_fault_set(f, ...)"). */
 int server_fault_set(struct server_fault *f, enum protocol_error code, const char *fmt, ...)
@@ -177,9 +187,61 @@ int server_client_sync_updates(struct server_req *req, struct protocol_soap_msg 
 int server_client_sync_printers(struct server_req *req, struct protocol_soap_msg *msg,
 				struct wsus_buf *out, struct server_fault *f);
 
+/*---- server_report.c: ReportEventBatch and the client event writer ----*/
+
+/* Events wait in a bounded queue for a writer thread (its own storage
+ * handle) that stores them in batches, prunes by age and count, and drains
+ * the queue on stop. A batch that does not fit is dropped and counted, never
+ * waited for. Without a running writer (srv->report NULL) a batch is written
+ * on the request's own handle. */
+struct server_report_limits {
+	size_t  max_events;        /* queued events; 0 = default */
+	size_t  max_bytes;         /* queued event memory; 0 = default */
+	int64_t max_rows;          /* events kept in the database; 0 = default */
+};
+struct server_report_stats {
+	uint64_t queued;           /* events accepted into the queue */
+	uint64_t written;          /* new events stored */
+	uint64_t duplicates;       /* events already stored (resent batches) */
+	uint64_t dropped;          /* events refused because the queue was full */
+	uint64_t failed;           /* events lost to a storage error */
+	uint64_t pruned;           /* rows removed by retention */
+	size_t   depth;            /* events waiting now */
+};
+/* Start the writer for srv (limits NULL = defaults); srv->report is set. */
+int server_report_start(struct server *srv, const struct server_report_limits *limits, struct err *e);
+/* Store what is queued, stop the thread, free; srv->report becomes NULL.
+ * Accepts a server without a writer. */
+void server_report_stop(struct server *srv);
+/* Return once every event queued before the call is stored (and a prune
+ * that was due has run). */
+void server_report_flush(struct server *srv);
+/* Hold (1) or release (0) the writer: held, it stores nothing until
+ * released, flushed or stopped (tests, maintenance). */
+void server_report_hold(struct server *srv, int hold);
+void server_report_get_stats(struct server *srv, struct server_report_stats *out);
+
+/* The client operations of ReportingWebService (server_reporting.c lists
+ * them): ReportEventBatch; ReportEventBatch2, which carries no cookie and is
+ * answered false (nothing unauthenticated is stored); GetRequiredInventoryType
+ * (0: no inventory, as GetConfig's IsInventoryRequired says) and
+ * ReportInventory (accepted and discarded), both behind the client cookie. */
+int server_report_event_batch(struct server_req *req, struct protocol_soap_msg *msg,
+			      struct wsus_buf *out, struct server_fault *f);
+int server_report_event_batch2(struct server_req *req, struct protocol_soap_msg *msg,
+			       struct wsus_buf *out, struct server_fault *f);
+int server_report_inventory_type(struct server_req *req, struct protocol_soap_msg *msg,
+				 struct wsus_buf *out, struct server_fault *f);
+int server_report_inventory(struct server_req *req, struct protocol_soap_msg *msg,
+			    struct wsus_buf *out, struct server_fault *f);
+
 /*---- server.c: responses and logging shared by the handlers ----*/
 
 struct MHD_Connection;
+
+/* The response encoding a request's Accept-Encoding asks for: xpress
+ * (preferred, MS-WUSP 2.1) or gzip, each unless given q=0; NULL for none. */
+const char *server_accept_encoding(const char *header);
 
 /* Queue a small text/plain response with status (404, 405, 403, 413, ...).
  * allow, when not NULL, becomes the Allow header. Returns MHD_YES/MHD_NO. */

@@ -5,7 +5,9 @@
  * upstream admin sees the whole hierarchy. These operations carry the dummy
  * cookie (no authentication in the protocol); a report is accepted only for a
  * downstream server we already know. Each request is stored in one
- * transaction. The MS-WUSP client operations of this endpoint come later.
+ * transaction. Windows clients post ReportEventBatch to the same path
+ * (server_report.c), so the rollup operations are gated per operation
+ * (downstream_only), not the path.
  */
 #include "server_int.h"
 
@@ -704,18 +706,25 @@ static const char *const reporting_paths[] = {
 
 #define SD_ACTION(op) PROTOCOL_NS_SD "/" op
 
+/* The last field: downstream_only (MS-WSUSSS, mutual TLS when configured). */
 static const struct server_op reporting_ops[] = {
-	{ "GetRollupConfiguration", SD_ACTION("GetRollupConfiguration"), op_get_rollup_configuration },
-	{ "RollupDownstreamServers", SD_ACTION("RollupDownstreamServers"), op_rollup_downstream_servers },
-	{ "RollupComputers", SD_ACTION("RollupComputers"), op_rollup_computers },
-	{ "GetOutOfSyncComputers", SD_ACTION("GetOutOfSyncComputers"), op_get_out_of_sync_computers },
-	{ "RollupComputerStatus", SD_ACTION("RollupComputerStatus"), op_rollup_computer_status },
-	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping },
+	{ "GetRollupConfiguration", SD_ACTION("GetRollupConfiguration"), op_get_rollup_configuration, 1 },
+	{ "RollupDownstreamServers", SD_ACTION("RollupDownstreamServers"),
+	  op_rollup_downstream_servers, 1 },
+	{ "RollupComputers", SD_ACTION("RollupComputers"), op_rollup_computers, 1 },
+	{ "GetOutOfSyncComputers", SD_ACTION("GetOutOfSyncComputers"), op_get_out_of_sync_computers, 1 },
+	{ "RollupComputerStatus", SD_ACTION("RollupComputerStatus"), op_rollup_computer_status, 1 },
+	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping, 1 },
+	/* MS-WUSP: what Windows clients call */
+	{ "ReportEventBatch", SD_ACTION("ReportEventBatch"), server_report_event_batch, 0 },
+	{ "ReportEventBatch2", SD_ACTION("ReportEventBatch2"), server_report_event_batch2, 0 },
+	{ "GetRequiredInventoryType", SD_ACTION("GetRequiredInventoryType"), server_report_inventory_type, 0 },
+	{ "ReportInventory", SD_ACTION("ReportInventory"), server_report_inventory, 0 },
 };
 
 const struct server_service server_reporting_service = {
 	.paths = reporting_paths,
 	.ops = reporting_ops,
 	.n_ops = sizeof(reporting_ops) / sizeof(reporting_ops[0]),
-	.downstream_only = 1,
+	.downstream_only = 0,
 };

@@ -155,7 +155,7 @@ static const char *const simpleauth_paths[] = {
 
 static const struct server_op simpleauth_ops[] = {
 	{ "GetAuthorizationCookie", PROTOCOL_NS_SIMPLEAUTH "/GetAuthorizationCookie",
-	  op_get_authorization_cookie },
+	  op_get_authorization_cookie, 0 },
 };
 
 const struct server_service server_simpleauth_service = {

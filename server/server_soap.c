@@ -4,6 +4,8 @@
  * run its handler and wrap what it wrote in an envelope of the request's SOAP
  * version; anything that goes wrong becomes a fault with HTTP 500 and one log
  * line. The response body belongs to the caller (struct server_resp).
+ * Server-to-server operations on a path clients share (Reporting) are gated
+ * here, per operation, by the client-certificate allow-list.
  */
 #include "server_int.h"
 
@@ -100,6 +102,39 @@ static void answer_fault(const struct server_req *req, const struct fault_spec *
 		 logextra[0] != '\0' && logmsg[0] != '\0' ? ": " : "", logextra);
 }
 
+int server_fp_allowed(const struct server *srv, const char *fp)
+{
+	if (fp == NULL || fp[0] == '\0')
+		return 0;
+	for (size_t i = 0; i < srv->n_allow_fps; i++)
+		if (strcmp(srv->allow_fps[i], fp) == 0)
+			return 1;
+	return 0;
+}
+
+/* A downstream-only operation from a peer not in client_cert_allow: 403
+ * with a short text body, as the service-level gate of server.c answers. */
+static int refuse_op(const struct server_req *req, const struct server_op *op, struct server_resp *resp)
+{
+	static const char text[] = "403 Forbidden\n";
+	const struct server *srv = req->srv;
+
+	if (!op->downstream_only || srv == NULL || srv->n_allow_fps == 0 ||
+	    server_fp_allowed(srv, req->client_fp))
+		return 0;
+	wsus_buf_free(&resp->body);
+	wsus_buf_init(&resp->body, sizeof(text));
+	(void)wsus_buf_appends(&resp->body, text);
+	resp->status = 403;
+	resp->content_type = "text/plain; charset=utf-8";
+	log_warn("server", "refused status=403 op=%s peer=%s tls=%d why=\"%s\" sha256=%s", op->name,
+		 req->peer[0] != '\0' ? req->peer : "-", req->tls,
+		 req->client_fp[0] != '\0' ? "client certificate not in client_cert_allow"
+					    : "no client certificate (client_cert_allow is set)",
+		 req->client_fp[0] != '\0' ? req->client_fp : "-");
+	return 1;
+}
+
 static const struct server_op *find_op(const struct server_service *svc, const char *name)
 {
 	for (size_t i = 0; i < svc->n_ops; i++)
@@ -175,6 +210,8 @@ void server_soap_dispatch(struct server_req *req, const struct server_service *s
 		answer_fault(req, &fs, resp);
 		goto done;
 	}
+	if (refuse_op(req, op, resp))
+		goto done;
 	note_action_mismatch(req, op);
 	fs.method = op->action;
 

@@ -1158,17 +1158,17 @@ static const char *const sss_paths[] = {
 };
 
 static const struct server_op sss_ops[] = {
-	{ "GetAuthConfig", SD_ACTION("GetAuthConfig"), op_get_auth_config },
-	{ "GetCookie", SD_ACTION("GetCookie"), op_get_cookie },
-	{ "GetConfigData", SD_ACTION("GetConfigData"), op_get_config_data },
-	{ "GetRevisionIdList", SD_ACTION("GetRevisionIdList"), op_get_revision_id_list },
-	{ "GetUpdateData", SD_ACTION("GetUpdateData"), op_get_update_data },
-	{ "GetUpdateDecryptionData", SD_ACTION("GetUpdateDecryptionData"), op_get_update_decryption_data },
-	{ "GetDeployments", SD_ACTION("GetDeployments"), op_get_deployments },
-	{ "DownloadFiles", SD_ACTION("DownloadFiles"), op_download_files },
+	{ "GetAuthConfig", SD_ACTION("GetAuthConfig"), op_get_auth_config, 1 },
+	{ "GetCookie", SD_ACTION("GetCookie"), op_get_cookie, 1 },
+	{ "GetConfigData", SD_ACTION("GetConfigData"), op_get_config_data, 1 },
+	{ "GetRevisionIdList", SD_ACTION("GetRevisionIdList"), op_get_revision_id_list, 1 },
+	{ "GetUpdateData", SD_ACTION("GetUpdateData"), op_get_update_data, 1 },
+	{ "GetUpdateDecryptionData", SD_ACTION("GetUpdateDecryptionData"), op_get_update_decryption_data, 1 },
+	{ "GetDeployments", SD_ACTION("GetDeployments"), op_get_deployments, 1 },
+	{ "DownloadFiles", SD_ACTION("DownloadFiles"), op_download_files, 1 },
 	{ "GetRelatedRevisionsForUpdates", SD_ACTION("GetRelatedRevisionsForUpdates"),
-	  op_get_related_revisions },
-	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping },
+	  op_get_related_revisions, 1 },
+	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping, 1 },
 };
 
 const struct server_service server_sss_service = {

@@ -533,4 +533,60 @@ int storage_client_drivers(struct storage *st, const int64_t *revision_ids, size
 int storage_client_file_name(struct storage *st, const uint8_t sha1[WSUS_SHA1_LEN], char *name,
 			     size_t cap, struct err *e);
 
+/*---- storage_report.c: client reports ----*/
+
+/* What an event says about one update on the reporting computer. */
+struct storage_report_state {
+	char update_id[WSUS_GUID_LEN];
+	int  status;                 /* Update Status value 2..6, or -1: what was known no longer holds */
+};
+
+/* One ReportEventBatch event (strings may be NULL unless said otherwise). */
+struct storage_report_event {
+	const char *instance_id;     /* EventInstanceID, canonical GUID (required): de-duplicates */
+	const char *computer_id;     /* the reporting client, as its cookie names it (required) */
+	int64_t     received_ms;     /* our clock: retention and last report time */
+	int64_t     time_ms;         /* TimeAtTarget, the client's clock: orders status changes */
+	int         namespace_id, event_id, source_id;
+	const char *update_id;       /* canonical GUID, NULL when the event names no update */
+	int         revision;
+	int         hresult;         /* Win32HResult */
+	const char *app_name;
+	const char *replacement;     /* ReplacementStrings, one per line */
+	const char *misc;            /* MiscData ("tag=value"), one per line */
+	const struct storage_report_state *states;
+	size_t      n_states;
+	int         snapshot;        /* states are the computer's whole picture (AGENT_STATUS) */
+	int         sync_result;     /* 0 none, 1 detection succeeded, 2 failed (last_sync_result) */
+};
+/* Store n events in one transaction. A known EventInstanceID is skipped; a
+ * new event of a directly registered computer applies its states (a state
+ * never overrides a newer one; a snapshot then drops the rows older than it)
+ * and sync_result. Every event of such a computer moves its last report
+ * time. *inserted (may be NULL) = the new events. */
+int storage_report_put(struct storage *st, const struct storage_report_event *ev, size_t n,
+		       size_t *inserted, struct err *e);
+/* Delete events received before before_ms, then all but the newest max_rows,
+ * in short transactions (call outside any). *deleted (may be NULL) = rows gone. */
+int storage_report_prune(struct storage *st, int64_t before_ms, int64_t max_rows, int64_t *deleted,
+			 struct err *e);
+
+/* Client reports at a glance (computers registered directly with us). */
+struct storage_report_summary {
+	int64_t computers;           /* registered */
+	int64_t computers_reporting; /* that have reported at least once */
+	int64_t computers_needing;   /* with an update needed or downloaded, not installed */
+	int64_t computers_with_errors; /* with an update that failed */
+	int64_t by_status[7];        /* (computer, update) rows per Update Status value 0..6 */
+	int64_t events;              /* events kept */
+	int64_t last_report_ms;      /* newest report, 0 = none */
+};
+int storage_report_summary(struct storage *st, struct storage_report_summary *out, struct err *e);
+/* One computer's status rows, ordered by UpdateID; a non-zero return from
+ * fn stops the walk and is returned. */
+int storage_report_computer_status(struct storage *st, const char *computer_id,
+				   int (*fn)(const char *update_id, int status, int64_t last_change_ms,
+					     void *ctx),
+				   void *ctx, struct err *e);
+
 #endif /* WSUS_STORAGE_H */

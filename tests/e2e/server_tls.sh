@@ -3,7 +3,9 @@
 # non-ECDHE/non-AEAD suites refused, TLS 1.2 (ECDHE + AES-GCM) and 1.3
 # accepted; with client_cert_allow, a downstream-only service admits the
 # listed client certificate and refuses another one or none with 403, while
-# content stays open to everyone; a configured certificate is the one served.
+# content stays open to everyone; on the Reporting path Windows clients share,
+# only the rollup operations are gated; SOAP answers are gzip- or
+# Xpress-encoded on request; a configured certificate is the one served.
 . "$(dirname "$0")/lib.sh"
 W="$WSUS_BIN"
 T=$E2E_TMP
@@ -82,6 +84,30 @@ contains "refusal logs the unknown fingerprint" "$T/err" "refused client certifi
 code=$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: text/xml' -d "$ENV" \
        --cert "$T/dss-a.crt" --key "$T/dss-a.key" "https://127.0.0.1:$PORT/serversyncwebservice/SERVERSYNCWEBSERVICE.ASMX")
 equals "the path matches in any case behind the gate" "$code" "$code_a"
+# 3. Reporting: ReportEventBatch (clients, no certificate) is open; the rollups are not
+REP="https://127.0.0.1:$PORT/ReportingWebService/ReportingWebService.asmx"
+EX16="$WSUS_SHARED_DIR/spec/examples-wusp/16-ReportEventBatch-Event148-request.xml"
+ROLLUP='<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><RollupDownstreamServers xmlns="http://www.microsoft.com/SoftwareDistribution"><downstreamServers/></RollupDownstreamServers></soap:Body></soap:Envelope>'
+code=$("${C[@]}" -o "$T/body" -w '%{http_code}' -H 'Content-Type: text/xml' --data-binary @"$EX16" "$REP")
+equals "ReportEventBatch without a client certificate is served (a SOAP answer, not 403)" "$code" 500
+contains "  the spec's cookie is not ours: InvalidCookie" "$T/body" "<ErrorCode>InvalidCookie</ErrorCode>"
+code=$("${C[@]}" -o "$T/body" -w '%{http_code}' -H 'Content-Type: text/xml' -d "$ROLLUP" "$REP")
+equals "RollupDownstreamServers without a client certificate gets 403" "$code" 403
+lacks "  and no SOAP answer" "$T/body" "Envelope"
+code=$("${C[@]}" -o "$T/body" -w '%{http_code}' -H 'Content-Type: text/xml' -d "$ROLLUP" \
+       --cert "$T/dss-a.crt" --key "$T/dss-a.key" "$REP")
+contains "RollupDownstreamServers with the listed certificate reaches the operation" "$T/body" "Envelope"
+
+# 4. compression: gzip decodes with curl --compressed; xpress is announced
+GETCONFIG='<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><GetConfig xmlns="http://www.microsoft.com/SoftwareDistribution/Server/ClientWebService"><protocolVersion>1.8</protocolVersion></GetConfig></soap:Body></soap:Envelope>'
+CLI="https://127.0.0.1:$PORT/ClientWebService/Client.asmx"
+"${C[@]}" --compressed -D "$T/hdr" -o "$T/body" -H 'Content-Type: text/xml' -d "$GETCONFIG" "$CLI"
+contains "GetConfig with Accept-Encoding gzip comes gzip-encoded" "$T/hdr" "^[Cc]ontent-[Ee]ncoding: gzip"
+contains "  and curl --compressed reads the envelope" "$T/body" "<GetConfigResult>"
+"${C[@]}" -D "$T/hdr" -o "$T/body" -H 'Content-Type: text/xml' -H 'Accept-Encoding: xpress' -d "$GETCONFIG" "$CLI"
+contains "GetConfig with Accept-Encoding xpress comes xpress-encoded" "$T/hdr" "^[Cc]ontent-[Ee]ncoding: xpress"
+lacks "  (not readable as it is)" "$T/body" "<GetConfigResult>"
+
 code=$("${C[@]}" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/Content/00/0000000000000000000000000000000000000000.cab")
 equals "content needs no client certificate (404 for an absent payload, not 403)" "$code" 404
 code=$("${C[@]}" -o /dev/null -w '%{http_code}' --cert "$T/dss-b.crt" --key "$T/dss-b.key" \

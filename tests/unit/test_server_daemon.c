@@ -3,9 +3,11 @@
  * (port 0), driven with libcurl: routing, methods, body cap, the downstream
  * client-certificate gate, the plain content port, identity fields.
  * This binary brings its own service table (a downstream_only service and
- * an open one, each with an Echo operation) in place of server_services.c.
+ * an open one, each with an open Echo and a downstream_only Rollup
+ * operation) in place of server_services.c.
  * Groups: 1 start and identity, 2 routing and methods, 3 request bodies,
- * 4 mutual TLS allow-list, 5 plain content port.
+ * 4 mutual TLS allow-list (per service and per operation), 5 plain content
+ * port, 6 response encodings.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -22,6 +24,7 @@
 #include "config.h"
 #include "server.h"
 #include "server_int.h"
+#include "test_xpress_decoder.h"
 
 /*---- The service table of this binary ----*/
 
@@ -34,17 +37,26 @@ static int op_echo(struct server_req *req, struct protocol_soap_msg *msg, struct
 			       "<Cert>%s</Cert></EchoResponse>", req->peer, req->client_fp);
 }
 
-static const struct server_op echo_ops[] = { { "Echo", "urn:test/Echo", op_echo } };
+/* Echo is open; Rollup is downstream_only (gated per operation on a shared
+ * path, as Reporting's rollups are). */
+static const struct server_op echo_ops[] = {
+	{ "Echo", "urn:test/Echo", op_echo, 0 },
+	{ "Rollup", "urn:test/Rollup", op_echo, 1 },
+};
 static const char *const down_paths[] = { "/Test/Down.asmx", NULL };
 static const char *const open_paths[] = { "/Test/Open.asmx", "/Test/Alias.asmx", NULL };
-static const struct server_service down_service = { down_paths, echo_ops, 1, 1 };
-static const struct server_service open_service = { open_paths, echo_ops, 1, 0 };
+static const struct server_service down_service = { down_paths, echo_ops, 2, 1 };
+static const struct server_service open_service = { open_paths, echo_ops, 2, 0 };
 const struct server_service *const server_services[] = { &down_service, &open_service, NULL };
 
 static const char echo_envelope[] =
 	"<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope "
 	"xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>"
 	"<Echo xmlns=\"urn:test\"/></soap:Body></soap:Envelope>";
+static const char rollup_envelope[] =
+	"<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope "
+	"xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>"
+	"<Rollup xmlns=\"urn:test\"/></soap:Body></soap:Envelope>";
 
 /*---- Fixture: a server, and two client certificates (A allowed, B not) ----*/
 
@@ -122,6 +134,7 @@ struct reply {
 	char body[8192];
 	size_t len;
 	char allow[64];
+	char encoding[32];         /* Content-Encoding, "" when none */
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *cls)
@@ -144,6 +157,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *cls)
 
 	if (len > 7 && strncasecmp(p, "Allow: ", 7) == 0)
 		snprintf(r->allow, sizeof(r->allow), "%.*s", (int)(len - 9), p + 7);
+	if (len > 18 && strncasecmp(p, "Content-Encoding: ", 18) == 0)
+		snprintf(r->encoding, sizeof(r->encoding), "%.*s", (int)(len - 20), p + 18);
 	return len;
 }
 
@@ -154,6 +169,8 @@ struct request {
 	int chunked;               /* send the body with Transfer-Encoding: chunked */
 	int expect;                /* send Expect: 100-continue (else never) */
 	const char *cert, *key;    /* client certificate, or NULL */
+	const char *accept;        /* Accept-Encoding sent as it is (curl does not decode) */
+	const char *decode;        /* or: codings curl asks for and decodes itself */
 };
 
 static void http(const struct fixture *f, const char *url, const struct request *rq, struct reply *r)
@@ -181,8 +198,16 @@ static void http(const struct fixture *f, const char *url, const struct request 
 		if (rq->chunked)
 			h = curl_slist_append(h, "Transfer-Encoding: chunked");
 		h = curl_slist_append(h, rq->expect ? "Expect: 100-continue" : "Expect:");
+		if (rq->accept != NULL) {
+			char line[128];
+
+			snprintf(line, sizeof(line), "Accept-Encoding: %s", rq->accept);
+			h = curl_slist_append(h, line);
+		}
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	}
+	if (rq != NULL && rq->decode != NULL)
+		curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, rq->decode);
 	if (rq != NULL && rq->cert != NULL) {
 		curl_easy_setopt(c, CURLOPT_SSLCERT, rq->cert);
 		curl_easy_setopt(c, CURLOPT_SSLKEY, rq->key);
@@ -334,6 +359,33 @@ static void test_mtls_gate(void **state)
 	assert_int_equal(r.status, 200);
 }
 
+/* 4.2 downstream_only operations are gated on a path open to everyone:
+ * only the allowed certificate reaches Rollup (403 otherwise, with no SOAP
+ * answer), while Echo on the same path needs none */
+static void test_mtls_op_gate(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	char want[128];
+
+	post(f, "/Test/Open.asmx", rollup_envelope, f->cert_a, f->key_a, &r);
+	assert_int_equal(r.status, 200);
+	snprintf(want, sizeof(want), "<Cert>%s</Cert>", f->fp_a);
+	assert_non_null(strstr(r.body, want));
+	post(f, "/Test/Open.asmx", rollup_envelope, f->cert_b, f->key_b, &r);
+	assert_int_equal(r.status, 403);
+	assert_null(strstr(r.body, "Envelope"));
+	post(f, "/Test/Open.asmx", rollup_envelope, NULL, NULL, &r);
+	assert_int_equal(r.status, 403);
+	assert_null(strstr(r.body, "Envelope"));
+	post(f, "/Test/Open.asmx", echo_envelope, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "EchoResponse"));
+	/* a downstream_only service still refuses before any operation */
+	post(f, "/Test/Down.asmx", rollup_envelope, f->cert_b, f->key_b, &r);
+	assert_int_equal(r.status, 403);
+}
+
 /* 5.1 the plain port serves /Content only: services are not there */
 static void test_plain_port(void **state)
 {
@@ -355,6 +407,88 @@ static void test_plain_port(void **state)
 	assert_int_equal(r.status, 404);
 }
 
+/* An Echo answer as received with Accept-Encoding accept. */
+static void post_encoded(const struct fixture *f, const char *body, const char *accept, const char *decode,
+			 struct reply *r)
+{
+	char url[256];
+	struct request rq = { .body = body, .body_len = strlen(body), .accept = accept, .decode = decode };
+
+	snprintf(url, sizeof(url), "%s/Test/Open.asmx", f->base);
+	http(f, url, &rq, r);
+}
+
+/* 6.1 Accept-Encoding: xpress gets an Xpress body (Content-Encoding:
+ * xpress) that decodes to the envelope; xpress wins over gzip; q=0 refuses
+ * a coding */
+static void test_xpress_response(void **state)
+{
+	static const char *const asks[] = { "xpress", "gzip, xpress", "XPRESS;q=1", "deflate, xpress;q=0.5" };
+	struct fixture *f = *state;
+	struct reply plain, r;
+
+	post_encoded(f, echo_envelope, NULL, NULL, &plain);
+	assert_int_equal(plain.status, 200);
+	assert_string_equal(plain.encoding, "");
+	for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+		uint8_t *dec = NULL;
+		size_t n = 0;
+
+		post_encoded(f, echo_envelope, asks[i], NULL, &r);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.encoding, "xpress");
+		assert_null(strstr(r.body, "EchoResponse"));
+		if (txd_stream((const uint8_t *)r.body, r.len, &dec, &n) != 0)
+			fail_msg("the xpress answer to \"%s\" does not decode", asks[i]);
+		assert_int_equal(n, plain.len);
+		assert_memory_equal(dec, plain.body, n);
+		assert_non_null(strstr((const char *)dec, "<soap:Envelope"));
+		free(dec);
+	}
+	post_encoded(f, echo_envelope, "xpress;q=0", NULL, &r);
+	assert_string_equal(r.encoding, "");
+	assert_memory_equal(r.body, plain.body, plain.len);
+	post_encoded(f, echo_envelope, "identity", NULL, &r);
+	assert_string_equal(r.encoding, "");
+}
+
+/* 6.2 gzip (and not xpress) gets a gzip body that curl inflates to the same
+ * envelope; faults go out unencoded */
+static void test_gzip_response(void **state)
+{
+	struct fixture *f = *state;
+	struct reply plain, r;
+
+	post_encoded(f, echo_envelope, NULL, NULL, &plain);
+	post_encoded(f, echo_envelope, NULL, "gzip", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.encoding, "gzip");
+	assert_int_equal(r.len, plain.len);
+	assert_memory_equal(r.body, plain.body, plain.len);
+	post_encoded(f, echo_envelope, "xpress;q=0, gzip;q=0.8", NULL, &r);
+	assert_string_equal(r.encoding, "gzip");
+	post_encoded(f, "<soap:Envelope><unclosed", "xpress, gzip", NULL, &r);
+	assert_int_equal(r.status, 500);
+	assert_string_equal(r.encoding, "");
+	assert_non_null(strstr(r.body, "Fault"));
+}
+
+/* 6.3 the Accept-Encoding reader */
+static void test_accept_encoding(void **state)
+{
+	(void)state;
+	assert_null(server_accept_encoding(NULL));
+	assert_null(server_accept_encoding(""));
+	assert_null(server_accept_encoding("identity, deflate"));
+	assert_null(server_accept_encoding("xpressive, gzipped"));
+	assert_null(server_accept_encoding("xpress;q=0, gzip;q=0.000"));
+	assert_string_equal(server_accept_encoding("xpress"), "xpress");
+	assert_string_equal(server_accept_encoding(" gzip , Xpress ;q=0.1"), "xpress");
+	assert_string_equal(server_accept_encoding("gzip"), "gzip");
+	assert_string_equal(server_accept_encoding("br,gzip;q=1.0"), "gzip");
+	assert_string_equal(server_accept_encoding("xpress;q=0,gzip"), "gzip");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,7 +497,11 @@ int main(void)
 		cmocka_unit_test(test_malformed_body),
 		cmocka_unit_test(test_body_cap),
 		cmocka_unit_test(test_mtls_gate),
+		cmocka_unit_test(test_mtls_op_gate),
 		cmocka_unit_test(test_plain_port),
+		cmocka_unit_test(test_xpress_response),
+		cmocka_unit_test(test_gzip_response),
+		cmocka_unit_test(test_accept_encoding),
 	};
 	int rc;
 

@@ -74,10 +74,10 @@ static int op_positive(struct server_req *req, struct protocol_soap_msg *msg, st
 }
 
 static const struct server_op test_ops[] = {
-	{ "Echo", NS_TEST "/Echo", op_echo },
-	{ "Refuse", NS_TEST "/Refuse", op_refuse },
-	{ "Broken", NS_TEST "/Broken", op_broken },
-	{ "Positive", NS_TEST "/Positive", op_positive },
+	{ "Echo", NS_TEST "/Echo", op_echo, 0 },
+	{ "Refuse", NS_TEST "/Refuse", op_refuse, 0 },
+	{ "Broken", NS_TEST "/Broken", op_broken, 0 },
+	{ "Positive", NS_TEST "/Positive", op_positive, 0 },
 };
 static const char *const test_paths[] = { "/Test/Test.asmx", NULL };
 static const struct server_service test_service = {
