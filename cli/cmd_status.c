@@ -54,6 +54,42 @@ static int print_dss(const struct storage_dss_row *d, void *ctx)
 	return 0;
 }
 
+/* Client reports: computers, how many report, and the derived update states
+ * (Update Status values: 2 needed, 3 downloaded, 4 installed, 5 failed,
+ * 6 installed pending reboot). */
+static void print_reports(const struct storage_report_summary *r, int json)
+{
+	char last[32];
+
+	if (r->last_report_ms > 0)
+		wsus_time_iso(r->last_report_ms, last);
+	if (json) {
+		printf("  \"reports\": {\"computers\": %lld, \"computers_reporting\": %lld, "
+		       "\"computers_needing\": %lld, \"computers_with_errors\": %lld, \"events\": %lld,\n"
+		       "    \"needed\": %lld, \"downloaded\": %lld, \"installed\": %lld, "
+		       "\"failed\": %lld, \"pending_reboot\": %lld, \"last_report\": ",
+		       (long long)r->computers, (long long)r->computers_reporting,
+		       (long long)r->computers_needing, (long long)r->computers_with_errors,
+		       (long long)r->events, (long long)r->by_status[2], (long long)r->by_status[3],
+		       (long long)r->by_status[4], (long long)r->by_status[5],
+		       (long long)r->by_status[6]);
+		if (r->last_report_ms > 0)
+			cli_json_str(stdout, last);
+		else
+			fputs("null", stdout);
+		printf("},\n");
+		return;
+	}
+	printf("client reports: %lld computers, %lld reporting, last report %s, %lld events kept\n",
+	       (long long)r->computers, (long long)r->computers_reporting,
+	       r->last_report_ms > 0 ? last : "never", (long long)r->events);
+	printf("  update status: installed %lld, pending reboot %lld, needed %lld, downloaded %lld, "
+	       "failed %lld (%lld computers need updates, %lld with errors)\n",
+	       (long long)r->by_status[4], (long long)r->by_status[6], (long long)r->by_status[2],
+	       (long long)r->by_status[3], (long long)r->by_status[5],
+	       (long long)r->computers_needing, (long long)r->computers_with_errors);
+}
+
 static void print_json(const struct storage_status *s, const struct wsus_config *cfg,
 		       const char *tls_fp)
 {
@@ -148,7 +184,15 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	else
 		print_text(&s, c->cfg, have_fp ? fp : NULL);
 	{
+		struct storage_report_summary rep;
 		struct dss_out o = { .json = json };
+
+		memset(&rep, 0, sizeof(rep));
+		if (storage_report_summary(st, &rep, &e) < 0) {
+			storage_close(st);
+			return cli_fail("%s", e.msg);
+		}
+		print_reports(&rep, json);
 
 		if (json)
 			printf("  \"downstream_servers\": [");
