@@ -40,6 +40,7 @@ int cmd_catalog(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);
+int cmd_sync(struct cli *c, int argc, char **argv);
 int cmd_pin(struct cli *c, int argc, char **argv);
 
 #endif /* WSUS_CLI_H */

@@ -3,7 +3,8 @@
  * exists, start the front end, print one "listening on" line on stdout, and
  * run until SIGTERM or SIGINT, then stop cleanly and exit 0. The signals are
  * blocked in every thread and taken with sigwait here, so no work ever runs
- * in a signal handler.
+ * in a signal handler. With [upstream] url set, the sync scheduler (sync/)
+ * runs beside the front end (server/); the two only meet here.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 
 #include "cli.h"
 #include "server.h"
+#include "sync.h"
 
 /* The address as given with the port actually bound (port 0 = any). */
 static void print_listening(const char *listen_addr, int port, const char *fp)
@@ -31,6 +33,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server *srv = NULL;
+	struct sync_scheduler *sched = NULL;
 	struct err e = { 0 };
 	char fp[65];
 	sigset_t stop;
@@ -59,10 +62,16 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 	if (server_start(c->cfg, &srv, &e) < 0)
 		return cli_fail("%s", e.msg);
 	print_listening(c->cfg->srv_listen, server_port(srv), fp);
+	/* With an upstream, syncs run on their schedule beside the front end. */
+	if (c->cfg->up_url != NULL && sync_scheduler_start(c->cfg, &sched, &e) < 0) {
+		server_stop(srv);
+		return cli_fail("%s", e.msg);
+	}
 
 	while (sigwait(&stop, &sig) != 0)
 		;
 	log_info("server", "stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
+	sync_scheduler_stop(sched);
 	server_stop(srv);
 	log_info("server", "stopped");
 	return CLI_OK;

@@ -22,6 +22,7 @@ static const struct {
 	{ "status", cmd_status },
 	{ "verify", cmd_verify },
 	{ "serve", cmd_serve },
+	{ "sync", cmd_sync },
 	{ "pin", cmd_pin },
 };
 
@@ -36,7 +37,8 @@ static void usage(FILE *f)
 	      "  catalog fragment UPDATEID REV core|extended|localized LANG|eula LANG\n"
 	      "  status [--json]              catalogue counts, content coverage, last import/sync\n"
 	      "  verify                       re-hash the content store; quarantine what does not match\n"
-	      "  serve [--listen ADDR:PORT]   HTTPS front end, until SIGTERM/SIGINT\n"
+	      "  serve [--listen ADDR:PORT]   HTTPS front end, until SIGTERM/SIGINT (syncs on schedule with an upstream)\n"
+	      "  sync                         one sync with the configured upstream now, then exit\n"
 	      "  pin add FILE | pin list | pin remove SHA256 | pin check   (check: the trust verdict a sync would get)\n"
 	      "options:\n"
 	      "  -c FILE     configuration file (default: the embedded default, no upstream)\n"

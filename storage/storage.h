@@ -533,6 +533,150 @@ int storage_client_drivers(struct storage *st, const int64_t *revision_ids, size
 int storage_client_file_name(struct storage *st, const uint8_t sha1[WSUS_SHA1_LEN], char *name,
 			     size_t cap, struct err *e);
 
+/*---- storage_sync.c: staging and publishing a sync ----*/
+
+/* A sync stages what it fetched in a table no client or downstream query
+ * reads, then publishes it in one transaction (storage_begin ... commit):
+ * staged documents through storage_revision_put, the replica's groups,
+ * deployments, declines and EULAs through the *_apply calls below, the
+ * anchors through storage_state_set, then storage_stage_clear. A crash at any
+ * point leaves the previous catalogue visible and the staging resumable. */
+
+/* One fetched revision (the document as GetUpdateData delivered it, decoded). */
+struct storage_stage_doc {
+	const char *update_id;
+	int         revision;
+	const char *list;          /* which answer named it: "config", "updates", "deployments" */
+	const char *xml;           /* UTF-8 document */
+	size_t      xml_len;
+	const char *mu_urls;       /* "<sha1 hex> <url>\n" lines from fileUrls, NULL when none */
+	int         needs_keys;    /* SecuredFragment FileDecryption: keys still to fetch */
+	const char *cert_sha256;   /* certificate of the connection that delivered it */
+	int64_t     fetched_ms;
+};
+/* A staged revision as read back; pointers valid during the callback only. */
+struct storage_stage_row {
+	const char *update_id;
+	int         revision;
+	const char *list;
+	const void *xml;
+	size_t      xml_len;
+	const char *mu_urls;       /* NULL when none */
+	const char *keys;          /* "<sha1 hex> <key base64>\n" lines, NULL when none fetched */
+	const char *cert_sha256;   /* NULL when unknown */
+	int64_t     fetched_ms;
+};
+struct storage_stage_id {
+	char update_id[WSUS_GUID_LEN];
+	int  revision;
+};
+
+/* Start a sync's staging for upstream: rows staged for another upstream are
+ * dropped. *kept = rows left from an interrupted sync of this one. */
+int storage_stage_open(struct storage *st, const char *upstream, int64_t *kept, struct err *e);
+/* Stage n documents in one transaction (an answer is staged whole or not at
+ * all); staging a revision again replaces it. */
+int storage_stage_put(struct storage *st, const char *upstream, const struct storage_stage_doc *docs,
+		      size_t n, struct err *e);
+/* Whether (update_id, revision) is staged (*staged) and in the catalogue
+ * (*published); either may be NULL. */
+int storage_sync_have(struct storage *st, const char *update_id, int revision, int *staged,
+		      int *published, struct err *e);
+/* Staged revisions that need decryption keys and have none yet, in staging
+ * order. Caller frees *out with free(). */
+int storage_stage_need_keys(struct storage *st, struct storage_stage_id **out, size_t *n,
+			    struct err *e);
+/* Record the keys of a staged revision ("" = the upstream knows none). */
+int storage_stage_set_keys(struct storage *st, const char *update_id, int revision, const char *keys,
+			   struct err *e);
+/* Every staged revision in staging order; fn may write to any table but
+ * sync_stage. A non-zero return from fn stops the walk and is returned. */
+int storage_stage_foreach(struct storage *st, int (*fn)(const struct storage_stage_row *r, void *ctx),
+			  void *ctx, struct err *e);
+int storage_stage_count(struct storage *st, int64_t *n, struct err *e);
+/* Empty the staging (inside the publishing transaction). */
+int storage_stage_clear(struct storage *st, struct err *e);
+
+/* The decryption key of a payload (GetUpdateDecryptionData); key NULL clears it. */
+int storage_sync_file_key(struct storage *st, const uint8_t sha1[WSUS_SHA1_LEN], const uint8_t *key,
+			  size_t key_len, struct err *e);
+
+/* Replica mode. Make the target groups exactly the upstream's list (the two
+ * built-in groups are always kept): insert, rename, re-parent (an unknown
+ * parent means All Computers), delete the others with their deployments.
+ * *changed (may be NULL) = 1 when anything differs. */
+int storage_sync_groups_apply(struct storage *st, const struct storage_group_row *groups, size_t n,
+			      int *changed, struct err *e);
+/* Store one deployment as the upstream sent it (its DeploymentGuid, action,
+ * deadline, go-live, priority, IsAssigned, admin; "" = none), retiring any
+ * other live deployment of that update to that group; d->dead = 1 retires the
+ * deployment d->deployment_id (only that field is read; unknown ones are
+ * ignored). origin = provenance. Unchanged rows stay as they are (*changed =
+ * 0). -ENOENT when the target group does not exist. */
+int storage_sync_deployment_apply(struct storage *st, const struct storage_deployment_row *d,
+				  const struct storage_origin *origin, int *changed, struct err *e);
+/* Replica mode: retire every live deployment that did not come from upstream
+ * (made here, or by a previous upstream). *retired = how many (may be NULL). */
+int storage_sync_retire_others(struct storage *st, const char *upstream, int *retired, struct err *e);
+/* The complete list of declined updates: listed ones hidden (their live
+ * deployments retired), every other one not. *changed = revisions flipped. */
+int storage_sync_hidden_apply(struct storage *st, const char (*ids)[WSUS_GUID_LEN], size_t n,
+			      int *changed, struct err *e);
+/* The complete list of accepted EULAs. */
+int storage_sync_eulas_apply(struct storage *st, const char (*ids)[WSUS_GUID_LEN], size_t n,
+			     struct err *e);
+
+/* One row of sync_history. */
+struct storage_sync_record {
+	char    upstream[512];
+	char    cert_sha256[65];
+	char    pin_verdict[256];
+	int64_t started_ms;
+	int64_t finished_ms;
+	int64_t new_revisions;
+	int64_t changed_revisions;
+	char    error[256];          /* "" = succeeded */
+};
+int storage_sync_history_add(struct storage *st, const struct storage_sync_record *r, struct err *e);
+/* The newest sync row; -ENOENT when there was none. */
+int storage_sync_last(struct storage *st, struct storage_sync_record *out, struct err *e);
+
+/* Provenance per (upstream, certificate): what it delivered and when. The
+ * revisions imported locally come as upstream "" (cert ""). */
+struct storage_provenance_row {
+	char    upstream[512];
+	char    cert_sha256[65];
+	int64_t revisions;
+	int64_t deployments;         /* live ones */
+	int64_t first_ms;            /* Unix ms */
+	int64_t last_ms;
+};
+int storage_sync_provenance(struct storage *st,
+			    int (*fn)(const struct storage_provenance_row *p, void *ctx), void *ctx,
+			    struct err *e);
+
+/* Payloads the content phase should fetch: missing ones, and quarantined ones
+ * whose last quarantine is older than retry_before_ms; approved_only: only
+ * those of updates approved for install (directly or by a bundle). PSF
+ * (Express) files are never listed. Each element has sha1, sha256, size,
+ * file_name, patching_type and mu_url. Free with storage_sync_files_free. */
+int storage_sync_files_wanted(struct storage *st, int approved_only, int64_t retry_before_ms,
+			      struct wsus_file **out, size_t *n, struct err *e);
+void storage_sync_files_free(struct wsus_file *files, size_t n);
+/* The extension the content store gives a payload named name (".cab", ""). */
+void storage_sync_content_ext(const char *name, char out[10]);
+
+/* What a rollup reports about this server (MS-WSUSSS ServerSummary). */
+struct storage_sync_summary {
+	int64_t updates;             /* software and driver updates */
+	int64_t declined;
+	int64_t approved;            /* updates with a live install deployment */
+	int64_t needing_files;       /* approved ones with a payload not present */
+	int64_t custom_groups;
+	int64_t computers;           /* registered directly with this server */
+};
+int storage_sync_summary(struct storage *st, struct storage_sync_summary *out, struct err *e);
+
 /*---- storage_report.c: client reports ----*/
 
 /* What an event says about one update on the reporting computer. */

@@ -363,9 +363,33 @@ static const char MIGRATION_2[] =
 	") WITHOUT ROWID;"
 	"CREATE INDEX dss_parent ON dss(parent_server_id);";
 
+/* Version 3: the downstream role (sync). What a sync fetched waits in
+ * sync_stage, which no client or downstream query reads, until one
+ * transaction publishes it (storage_sync.c); deployments record which
+ * upstream and certificate delivered them, as revisions already do. */
+static const char MIGRATION_3[] =
+	"CREATE TABLE sync_stage ("
+	"  update_id       TEXT NOT NULL CHECK (length(update_id) = 36),"
+	"  revision_number INTEGER NOT NULL CHECK (revision_number >= 0),"
+	"  upstream        TEXT NOT NULL,"   /* staging belongs to one upstream URL */
+	"  list            TEXT NOT NULL,"   /* config | updates | deployments */
+	"  xml             BLOB NOT NULL,"   /* the decoded document, UTF-8 */
+	"  mu_urls         TEXT,"            /* '<sha1 hex> <url>' lines from fileUrls */
+	"  needs_keys      INTEGER NOT NULL DEFAULT 0,"
+	"  keys            TEXT,"            /* '<sha1 hex> <key base64>' lines, NULL until fetched */
+	"  cert_sha256     TEXT,"
+	"  fetched_at      INTEGER NOT NULL,"
+	"  PRIMARY KEY (update_id, revision_number)"
+	");"
+	"ALTER TABLE deployment ADD COLUMN origin_upstream TEXT;"     /* NULL = approved here */
+	"ALTER TABLE deployment ADD COLUMN origin_cert_sha256 TEXT;"
+	"ALTER TABLE deployment ADD COLUMN origin_time INTEGER;"
+	"CREATE INDEX revision_origin ON revision(origin_upstream, origin_cert_sha256);";
+
 static const char *const migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
+	MIGRATION_3,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -1,8 +1,9 @@
 /*
- * sync.h -- the downstream (DSS) side of wsus-replica. For now: the upstream
- * HTTPS client (sync_http.c), the only place that decides whether an upstream
- * is trusted, and the certificate pin store (sync_trust.c). The sync phases
- * (GetAuthConfig ... GetDeployments, content) are built on sync_http_*.
+ * sync.h -- the downstream (DSS) side of wsus-replica: the upstream HTTPS
+ * client (sync_http.c), the only place that decides whether an upstream is
+ * trusted, the certificate pin store (sync_trust.c), one sync with its phases
+ * (sync_run.c and the sync_*.c files it drives, all built on sync_http_*) and
+ * the schedule `serve` runs them on (sync_sched.c).
  *
  * Ownership: every *_new/_load has a matching *_free that accepts NULL.
  * Unless a function says otherwise it returns 0 or a negative errno code with
@@ -29,6 +30,7 @@
 #ifndef WSUS_SYNC_H
 #define WSUS_SYNC_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -184,5 +186,72 @@ const char *sync_http_route(const struct sync_http *h);
 /* Join base (an upstream URL, trailing slashes ignored) and path (leading
  * slash optional) into out. -E2BIG when it does not fit. */
 int sync_url_join(const char *base, const char *path, char *out, size_t cap);
+
+/*---- sync_run.c: one sync with the upstream ----*/
+
+/* What a sync did; filled as far as it got, on failure too. */
+struct sync_result {
+	const char *phase;             /* the phase reached (where it stopped on failure) */
+	int64_t started_ms;
+	int64_t finished_ms;
+	size_t  listed;                /* identities the revision lists named */
+	size_t  fetched;               /* documents GetUpdateData delivered in this run */
+	size_t  resumed;               /* documents an interrupted run had staged, reused */
+	size_t  batches;               /* GetUpdateData calls */
+	size_t  published_new;         /* revisions new to the catalogue */
+	size_t  published_changed;     /* revisions whose document changed */
+	size_t  deployments;           /* live deployments added or changed (replica) */
+	size_t  deployments_dead;      /* deployments retired */
+	size_t  groups;                /* target groups the upstream has (replica) */
+	size_t  hidden;                /* revisions whose decline flag flipped */
+	size_t  files_wanted;          /* payloads the content phase set out to fetch */
+	size_t  files_fetched;         /* verified and published */
+	size_t  files_quarantined;     /* failed a digest check: quarantined, never served */
+	size_t  files_deferred;        /* 404 from the upstream: DownloadFiles asked, next sync */
+	size_t  files_failed;          /* other download errors: next sync */
+	int64_t bytes;                 /* payload bytes received */
+	int     rollup;                /* 1 reported to the upstream, 0 not tried, -1 failed */
+	int     published;             /* 1 when the publishing transaction committed */
+	char    cert_sha256[SYNC_SHA256_HEX]; /* the upstream certificate that delivered */
+	char    verdict[WSUS_ERR_LEN];        /* the trust verdict, as logged */
+};
+
+struct sync_options {
+	int progress;                  /* a \r-updated progress line on stderr */
+	const atomic_int *cancel;      /* non-zero: stop before the next request (NULL: never) */
+};
+
+/* One sync of cfg's upstream (cfg->up_url must be set): authorisation,
+ * config, categories, updates, decryption keys, deployments (replica mode),
+ * then one transaction that publishes all of it with the anchors, then
+ * content and the reporting rollup. Opens its own storage and HTTP client.
+ * Fails (nothing published, staging kept for the next run) with one line in
+ * e; -EBUSY when another sync of this data directory is running, -ECANCELED
+ * when opt->cancel was set. Content and rollup problems do not fail a sync
+ * whose metadata was published: res counts them. opt and res may be NULL. */
+int sync_run(const struct wsus_config *cfg, const struct sync_options *opt, struct sync_result *res,
+	     struct err *e);
+
+/*---- sync_sched.c: the schedule inside serve ----*/
+
+struct sync_scheduler;
+
+/* A thread that runs sync_run every [sync] interval plus a random part of
+ * [sync] jitter (the first run when the last successful sync is an interval
+ * old, or at start when there was none, plus the random part), retrying a
+ * failed sync with exponential backoff. One sync at a time: the thread runs them one
+ * after another, and sync_run's lock keeps out a `wsus-replica sync` running
+ * beside it. cfg must outlive the scheduler. */
+int sync_scheduler_start(const struct wsus_config *cfg, struct sync_scheduler **out, struct err *e);
+/* Cancel a running sync at its next request, stop and join the thread, free.
+ * Accepts NULL. */
+void sync_scheduler_stop(struct sync_scheduler *s);
+
+/* Milliseconds to wait before the next attempt: after a success (failures =
+ * 0) interval plus up to jitter; after the n-th failure in a row a backoff of
+ * 30 s doubling per failure, capped at the interval, plus up to jitter. rnd
+ * supplies the randomness. */
+int64_t sync_schedule_delay_ms(int interval_s, int jitter_s, int failures, uint32_t rnd);
+
 
 #endif /* WSUS_SYNC_H */
