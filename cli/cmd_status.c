@@ -3,6 +3,7 @@
  * content coverage, schema version, last import and sync. The JSON keys are
  * a stable interface documented in the README.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "cli.h"
@@ -88,6 +89,85 @@ static void print_reports(const struct storage_report_summary *r, int json)
 	       (long long)r->by_status[4], (long long)r->by_status[6], (long long)r->by_status[2],
 	       (long long)r->by_status[3], (long long)r->by_status[5],
 	       (long long)r->computers_needing, (long long)r->computers_with_errors);
+}
+
+/* Where the catalogue came from: one entry per (upstream, certificate), and
+ * the last sync with its trust verdict. */
+struct prov_out {
+	int json;
+	int n;
+};
+
+static int print_provenance(const struct storage_provenance_row *p, void *ctx)
+{
+	struct prov_out *o = ctx;
+	char first[32], last[32];
+
+	iso_or(p->first_ms, first, "");
+	iso_or(p->last_ms, last, "");
+	if (o->json) {
+		printf("%s\n    {\"upstream\": ", o->n ? "," : "");
+		cli_json_str(stdout, p->upstream);
+		printf(", \"cert_sha256\": ");
+		cli_json_str(stdout, p->cert_sha256);
+		printf(", \"revisions\": %lld, \"deployments\": %lld, \"first\": ",
+		       (long long)p->revisions, (long long)p->deployments);
+		cli_json_str(stdout, first);
+		printf(", \"last\": ");
+		cli_json_str(stdout, last);
+		printf("}");
+	} else {
+		printf("  %s%s%s: %lld revisions, %lld deployments, %s .. %s\n",
+		       p->upstream[0] ? p->upstream : "local import",
+		       p->cert_sha256[0] ? " certificate sha256 " : "", p->cert_sha256,
+		       (long long)p->revisions, (long long)p->deployments, first, last);
+	}
+	o->n++;
+	return 0;
+}
+
+static int print_sync(struct storage *st, int json, struct err *e)
+{
+	struct storage_sync_record r;
+	struct prov_out o = { .json = json };
+	char fin[32];
+	int rc, have;
+
+	rc = storage_sync_last(st, &r, e);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	have = rc == 0;
+	if (have)
+		iso_or(r.finished_ms, fin, "");
+	if (json) {
+		printf("  \"last_sync_detail\": ");
+		if (have) {
+			printf("{\"upstream\": ");
+			cli_json_str(stdout, r.upstream);
+			printf(", \"cert_sha256\": ");
+			cli_json_str(stdout, r.cert_sha256);
+			printf(", \"pin_verdict\": ");
+			cli_json_str(stdout, r.pin_verdict);
+			printf(", \"finished\": ");
+			cli_json_str(stdout, fin);
+			printf(", \"new_revisions\": %lld, \"changed_revisions\": %lld},\n",
+			       (long long)r.new_revisions, (long long)r.changed_revisions);
+		} else {
+			printf("null,\n");
+		}
+		printf("  \"provenance\": [");
+	} else {
+		if (have)
+			printf("last sync:      %s from %s (%lld new, %lld changed); %s\n", fin, r.upstream,
+			       (long long)r.new_revisions, (long long)r.changed_revisions, r.pin_verdict);
+		printf("provenance:\n");
+	}
+	rc = storage_sync_provenance(st, print_provenance, &o, e);
+	if (json)
+		printf("%s],\n", o.n ? "\n  " : "");
+	else if (o.n == 0)
+		printf("  empty catalogue\n");
+	return rc;
 }
 
 static void print_json(const struct storage_status *s, const struct wsus_config *cfg,
@@ -193,6 +273,10 @@ int cmd_status(struct cli *c, int argc, char **argv)
 			return cli_fail("%s", e.msg);
 		}
 		print_reports(&rep, json);
+		if (print_sync(st, json, &e) < 0) {
+			storage_close(st);
+			return cli_fail("%s", e.msg);
+		}
 
 		if (json)
 			printf("  \"downstream_servers\": [");

@@ -50,6 +50,13 @@ equals "tier 2's revisions record tier 1 and its certificate" \
 equals "tier 2's deployments record them too" \
   "$(q t2 'SELECT DISTINCT origin_upstream || " " || origin_cert_sha256 FROM deployment WHERE dead = 0')" \
   "https://127.0.0.1:$PORT_t1 $(fp "$T/t1.crt")"
+w t2 -q status > "$T/t2.status" 2>&1
+contains "tier 2's status shows its provenance per upstream" "$T/t2.status" \
+  "^  https://127.0.0.1:$PORT_t1 certificate sha256 $(fp "$T/t1.crt"): [1-9][0-9]* revisions, [1-9][0-9]* deployments"
+contains "tier 2's status shows the last sync and its pin verdict" "$T/t2.status" "^last sync: .* from https://127.0.0.1:$PORT_t1 .*pin"
+w t2 -q status --json > "$T/t2.status.json" 2>&1
+check "tier 2's status --json is valid JSON" quiet python3 -m json.tool "$T/t2.status.json"
+contains "  and lists the provenance" "$T/t2.status.json" "\"upstream\": \"https://127.0.0.1:$PORT_t1\", \"cert_sha256\": \"$(fp "$T/t1.crt")\""
 equals "the update anchor is kept exactly as tier 1 sent it" \
   "$(q t2 "SELECT value FROM state WHERE key = 'sync.anchor.updates'")" \
   "$(grep -o 'phase=updates.*anchor="[^"]*"' "$T/t2.r1.err" | sed 's/.*anchor="\(.*\)"/\1/')"
