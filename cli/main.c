@@ -24,6 +24,7 @@ static const struct {
 	{ "serve", cmd_serve },
 	{ "sync", cmd_sync },
 	{ "pin", cmd_pin },
+	{ "scan", cmd_scan },
 };
 
 static void usage(FILE *f)
@@ -40,6 +41,8 @@ static void usage(FILE *f)
 	      "  serve [--listen ADDR:PORT]   HTTPS front end, until SIGTERM/SIGINT (syncs on schedule with an upstream)\n"
 	      "  sync                         one sync with the configured upstream now, then exit\n"
 	      "  pin add FILE | pin list | pin remove SHA256 | pin check   (check: the trust verdict a sync would get)\n"
+	      "  scan --server URL [--ca FILE] [--group NAME] [--download DIR] [--json] ...\n"
+	      "                               act as a Windows Update client against any server; what is offered\n"
 	      "options:\n"
 	      "  -c FILE     configuration file (default: the embedded default, no upstream)\n"
 	      "  -d DATADIR  data directory (default ./var; overrides [storage] data_dir)\n"

@@ -254,4 +254,144 @@ void sync_scheduler_stop(struct sync_scheduler *s);
 int64_t sync_schedule_delay_ms(int interval_s, int jitter_s, int failures, uint32_t rnd);
 
 
+/*---- sync_scan.c: the client role of MS-WUSP (3.2), for `scan` and wsus-scanload ----*/
+
+/* A diagnostic Windows Update client: GetConfig, GetAuthorizationCookie,
+ * GetCookie, RegisterComputer, the SyncUpdates software pages and the driver
+ * pass, GetExtendedUpdateInfo, then on request the downloads (digests checked)
+ * and a ReportEventBatch. It talks to any MS-WUSP server through a
+ * struct sync_http (so the chain-of-trust policy applies), keeps every offer
+ * in memory and says what it got. One scan belongs to one thread; several
+ * scans may run at once in several threads, each with its own sync_http. */
+
+#define SYNC_SCAN_CLIENT_PV  "2.4"    /* GetCookie protocolVersion: Windows 10 20H2 and later */
+#define SYNC_SCAN_CONFIG_PV  "1.8"    /* GetConfig protocolVersion, as the spec asks */
+#define SYNC_SCAN_MAX_PAGES  2000     /* SyncUpdates calls per pass before we call it a loop */
+#define SYNC_SCAN_MAX_OFFERS 500000   /* revisions one scan keeps */
+#define SYNC_SCAN_MAX_HWIDS  64       /* devices claimed for the driver pass */
+
+/* Which offered non-leaf revisions the client says are installed
+ * (InstalledNonLeafUpdateIDs). A server offers a revision only once every
+ * prerequisite clause names an installed update, so this decides how far
+ * into the catalogue the scan sees. Leaf updates are never reported installed:
+ * every offered update is treated as needed. */
+enum sync_scan_nonleaf {
+	SYNC_SCAN_NONLEAF_ALL = 0,       /* every offered non-leaf revision: the whole closure (default) */
+	SYNC_SCAN_NONLEAF_NONE,          /* none: only what has no prerequisites */
+	SYNC_SCAN_NONLEAF_LIST,          /* the UpdateIDs in installed[] */
+};
+
+struct sync_scan_opts {
+	const char *server;              /* the client's WUServer URL (https://host:port) */
+	const char *client_id;           /* ClientIdString, a GUID in practice; NULL: a random one */
+	const char *dns_name;            /* NULL: "scan-<first 8 of client_id>.wsus-replica.invalid" */
+	const char *groups;              /* targetGroupName (';'-separated); NULL or "": none */
+	const char *protocol_version;    /* GetCookie's; NULL: SYNC_SCAN_CLIENT_PV */
+	const char *locale;              /* GetExtendedUpdateInfo locale; NULL: "en" */
+	enum sync_scan_nonleaf nonleaf;
+	const char *const *installed;    /* UpdateIDs, for SYNC_SCAN_NONLEAF_LIST */
+	size_t n_installed;
+	const char *const *hwids;        /* one device per HardwareID for the driver pass */
+	size_t n_hwids;
+	int no_drivers;                  /* skip the driver pass */
+	int no_extended;                 /* skip GetExtendedUpdateInfo (no titles, no files) */
+};
+
+enum sync_scan_file_state {
+	SYNC_SCAN_FILE_LISTED = 0,       /* known from the metadata, not downloaded */
+	SYNC_SCAN_FILE_VERIFIED,         /* downloaded (or already there) and every digest matched */
+	SYNC_SCAN_FILE_FAILED,           /* no URL, transfer failed, or a digest/size did not match */
+};
+
+struct sync_scan_file {
+	uint8_t sha1[WSUS_SHA1_LEN];     /* File/@Digest */
+	uint8_t sha256[WSUS_SHA256_LEN]; /* AdditionalDigest Algorithm="SHA256" */
+	int     has_sha256;
+	int64_t size;                    /* File/@Size, -1 when not given */
+	char    name[256];               /* File/@FileName (cut), "" when not given */
+	char   *url;                     /* from FileLocations; NULL when the server gave none */
+	enum sync_scan_file_state state;
+	int64_t received;                /* bytes transferred by this run */
+	char    why[200];                /* FAILED: the reason */
+};
+
+struct sync_scan_update {
+	int64_t revision_id;             /* the server's RevisionID */
+	char    update_id[WSUS_GUID_LEN];
+	int     revision;
+	enum wsus_update_type type;      /* from the Core fragment */
+	int     is_leaf;
+	int     is_bundle;               /* the Core fragment lists BundledUpdates */
+	int     driver_pass;             /* offered by the driver pass */
+	int     installed;               /* reported in InstalledNonLeafUpdateIDs */
+	int64_t deployment_id;
+	char    action[24];              /* Deployment/Action: Install, Bundle, Evaluate, ... */
+	char    deadline[40];            /* Deployment/Deadline, "" when none */
+	int     is_assigned;
+	char    title[256];              /* LocalizedProperties/Title (cut at a UTF-8 boundary), "" */
+	int     have_extended;           /* GetExtendedUpdateInfo returned its Extended fragment */
+	int     out_of_scope;            /* GetExtendedUpdateInfo listed it in OutOfScopeRevisionIDs */
+	size_t *files;                   /* indexes for sync_scan_file_at */
+	size_t  n_files;
+};
+
+struct sync_scan_info {
+	char    client_id[256];
+	char    dns_name[256];
+	char    last_change[64];         /* GetConfig LastChange, as sent */
+	char    server_pv[16];           /* GetConfig ProtocolVersion, "" when not sent */
+	int     max_extended;            /* MaxExtendedUpdatesPerRequest */
+	int     registration_required;
+	char    auth_url[1024];          /* the SimpleAuth ServiceUrl, resolved */
+	size_t  software_pages;          /* SyncUpdates calls of the software pass */
+	size_t  driver_pages;            /* ... of the driver pass */
+	int     driver_pass;             /* 1 done, 0 skipped: server said DriverSyncNotNeeded, -1 skipped by option */
+	size_t  extended_calls;
+	size_t  calls;                   /* SOAP requests made */
+	int     recoveries;              /* faults recovered from (re-auth, GetConfig again, register) */
+	char    recovered[160];          /* the last one: "<ErrorCode> in <operation>", "" when none */
+	size_t  events_sent;             /* ReportEventBatch */
+	int     report;                  /* 1 accepted, 0 not sent, -1 refused (result false) */
+	char    fault_code[64];          /* the last SOAP fault, "" when none */
+	char    fault_message[256];
+	char    fault_op[48];
+};
+
+struct sync_scan;
+
+/* A scan of o->server through h (its cfg decides CA, pins, proxy; h must
+ * outlive the scan). The strings of o are copied. Free with sync_scan_free. */
+int sync_scan_new(const struct sync_scan_opts *o, struct sync_http *h, struct sync_scan **out,
+		  struct err *e);
+void sync_scan_free(struct sync_scan *s);
+
+/* The metadata part of a client cycle: GetConfig through the last SyncUpdates
+ * page of both passes, then GetExtendedUpdateInfo for every offered revision.
+ * CookieExpired and InvalidCookie are recovered once by a new authorization,
+ * ConfigChanged once by GetConfig again, RegistrationRequired once by
+ * RegisterComputer. Any other fault: -EREMOTEIO with e = "fault <ErrorCode>:
+ * <Message> in <operation>" (also in the info). What was offered before a
+ * failure stays readable. */
+int sync_scan_run(struct sync_scan *s, struct err *e);
+
+/* Fetch every file of the offered updates into dir (created if needed) as
+ * <sha1 hex><.ext>, resuming a <name>.part with a Range request, then check
+ * size, SHA-1 and SHA-256 against the metadata; a file already in dir is only
+ * re-checked. A mismatch deletes the download. Returns 0 when every file
+ * verified, -EIO when some did not (each file says why), another negative
+ * code when dir is unusable. */
+int sync_scan_download(struct sync_scan *s, const char *dir, struct err *e);
+
+/* ReportEventBatch: 147 (detection finished) and 156 (status) for the scan,
+ * and per downloaded update 162 (download succeeded) or 161 (failed).
+ * Returns 0 when the server answered true; -EREMOTEIO on a fault (e as for
+ * sync_scan_run), -EBADMSG when it answered false. */
+int sync_scan_report(struct sync_scan *s, struct err *e);
+
+const struct sync_scan_info *sync_scan_info(const struct sync_scan *s);
+size_t sync_scan_count(const struct sync_scan *s);          /* offered revisions, in offer order */
+const struct sync_scan_update *sync_scan_update_at(const struct sync_scan *s, size_t i);
+size_t sync_scan_file_count(const struct sync_scan *s);
+const struct sync_scan_file *sync_scan_file_at(const struct sync_scan *s, size_t i);
+
 #endif /* WSUS_SYNC_H */
