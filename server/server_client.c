@@ -847,41 +847,6 @@ static int op_refresh_cache(struct server_req *req, struct protocol_soap_msg *ms
 
 /*---- File locations ----*/
 
-/* The extension the content store keeps a payload under (the content
- * handler wants the same one): lower-case [a-z0-9]{1,8} after the last dot
- * of the file name, "" otherwise. */
-static void content_ext(const char *name, char out[10])
-{
-	const char *base = name, *dot;
-	size_t n;
-
-	out[0] = '\0';
-	if (name == NULL)
-		return;
-	for (const char *p = name; *p; p++)
-		if (*p == '/' || *p == '\\')
-			base = p + 1;
-	dot = strrchr(base, '.');
-	if (dot == NULL)
-		return;
-	n = strlen(dot + 1);
-	if (n == 0 || n > 8)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		char ch = dot[1 + i];
-
-		if (ch >= 'A' && ch <= 'Z')
-			ch = (char)(ch - 'A' + 'a');
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) {
-			out[0] = '\0';
-			return;
-		}
-		out[1 + i] = ch;
-	}
-	out[0] = '.';
-	out[1 + n] = '\0';
-}
-
 /* <FileLocation> with the URL of our /Content directory: the last two hex
  * digits of the SHA-1 name the folder, upper case as Windows servers write
  * it. with_algorithm adds FileDigestAlgorithm (GetExtendedUpdateInfo2). */
@@ -896,7 +861,7 @@ static int put_location(struct server_req *req, struct wsus_buf *out, const uint
 	for (char *p = hex; *p; p++)
 		if (*p >= 'a' && *p <= 'f')
 			*p = (char)(*p - 'a' + 'A');
-	content_ext(file_name, ext);
+	storage_content_ext(file_name, ext);
 	rc = wsus_buf_printf(out, "<FileLocation><FileDigest>%s</FileDigest><Url>", b64);
 	if (rc == 0)
 		rc = wsus_buf_append_xml_escaped(out, req->srv->content_url, strlen(req->srv->content_url));

@@ -664,7 +664,7 @@ int storage_sync_files_wanted(struct storage *st, int approved_only, int64_t ret
 			      struct wsus_file **out, size_t *n, struct err *e);
 void storage_sync_files_free(struct wsus_file *files, size_t n);
 /* The extension the content store gives a payload named name (".cab", ""). */
-void storage_sync_content_ext(const char *name, char out[10]);
+void storage_content_ext(const char *name, char out[10]);
 
 /* What a rollup reports about this server (MS-WSUSSS ServerSummary). */
 struct storage_sync_summary {

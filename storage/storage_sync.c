@@ -86,7 +86,7 @@ static int check_guid(const char *in, char out[WSUS_GUID_LEN], const char *what,
 	return 0;
 }
 
-void storage_sync_content_ext(const char *name, char out[10])
+void storage_content_ext(const char *name, char out[10])
 {
 	st_content_ext(name, out);
 }

@@ -33,7 +33,7 @@ int sync_content_url(const char *base, const uint8_t sha1[WSUS_SHA1_LEN], const 
 	for (char *p = hex; *p; p++)
 		if (*p >= 'a' && *p <= 'f')
 			*p = (char)(*p - 'a' + 'A');
-	storage_sync_content_ext(file_name, ext);
+	storage_content_ext(file_name, ext);
 	snprintf(path, sizeof(path), "Content/%s/%s%s", hex + 38, hex, ext);
 	return sync_url_join(base, path, out, cap);
 }
