@@ -496,6 +496,31 @@ int wsus_buf_append_xml_escaped(struct wsus_buf *b, const char *s, size_t n)
 	return rc;
 }
 
+int wsus_buf_append_xml_text(struct wsus_buf *b, const char *s, size_t n)
+{
+	size_t start = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *rep;
+
+		switch (s[i]) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '\r': rep = "&#13;"; break;
+		default: continue;
+		}
+		rc = wsus_buf_append(b, s + start, i - start);
+		if (rc == 0)
+			rc = wsus_buf_appends(b, rep);
+		start = i + 1;
+	}
+	if (rc == 0)
+		rc = wsus_buf_append(b, s + start, n - start);
+	return rc;
+}
+
 char *wsus_buf_steal(struct wsus_buf *b, size_t *len)
 {
 	char *d = b->data;

@@ -112,6 +112,10 @@ int wsus_buf_appends(struct wsus_buf *b, const char *s);
 int wsus_buf_printf(struct wsus_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s with &, <, >, " escaped for XML text or attribute values. */
 int wsus_buf_append_xml_escaped(struct wsus_buf *b, const char *s, size_t n);
+/* Append s as XML character data: &, < and > escaped, and CR as &#13; so
+ * that the reader's line-end folding cannot turn CRLF into LF (update
+ * documents and fragments travel this way and must arrive byte-exact). */
+int wsus_buf_append_xml_text(struct wsus_buf *b, const char *s, size_t n);
 /* Hand over the data (caller frees) and reset b. */
 char *wsus_buf_steal(struct wsus_buf *b, size_t *len);
 void wsus_buf_free(struct wsus_buf *b);

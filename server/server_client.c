@@ -31,33 +31,6 @@
 
 /*---- Writing ----*/
 
-/* Fragment text as character data: markup escaped, and CR too, so that a
- * client's parser does not fold line ends and change the fragment. */
-int server_client_put_xml_text(struct wsus_buf *out, const char *s, size_t n)
-{
-	size_t start = 0;
-	int rc = 0;
-
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		const char *rep;
-
-		switch (s[i]) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '\r': rep = "&#13;"; break;
-		default: continue;
-		}
-		rc = wsus_buf_append(out, s + start, i - start);
-		if (rc == 0)
-			rc = wsus_buf_appends(out, rep);
-		start = i + 1;
-	}
-	if (rc == 0)
-		rc = wsus_buf_append(out, s + start, n - start);
-	return rc;
-}
-
 static int put_text(struct wsus_buf *b, const char *name, const char *text)
 {
 	int rc = wsus_buf_printf(b, "<%s>", name);
@@ -1050,7 +1023,7 @@ static int put_fragment(struct server_req *req, struct wsus_buf *out, const stru
 		return rc;
 	rc = wsus_buf_printf(out, "<Update><ID>%lld</ID><Xml>", (long long)r->revision_id);
 	if (rc == 0)
-		rc = server_client_put_xml_text(out, xml, len);
+		rc = wsus_buf_append_xml_text(out, xml, len);
 	if (rc == 0)
 		rc = wsus_buf_appends(out, "</Xml></Update>");
 	free(xml);

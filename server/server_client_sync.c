@@ -759,7 +759,7 @@ static int put_update_info(struct sync *s, struct wsus_buf *out, const struct pi
 		if (rc == 0)
 			rc = wsus_buf_appends(out, "<Xml>");
 		if (rc == 0)
-			rc = server_client_put_xml_text(out, xml, len);
+			rc = wsus_buf_append_xml_text(out, xml, len);
 		if (rc == 0)
 			rc = wsus_buf_appends(out, "</Xml>");
 		free(xml);

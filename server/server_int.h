@@ -178,8 +178,6 @@ int server_client_pv_at_least(const char *pv, int major, int minor);
  * hwids (n may be 0) become HardwareIds. */
 int server_client_put_deployment(struct wsus_buf *out, const struct storage_client_rev *r,
 				 const char *pv, const char *const *hwids, size_t n_hwids);
-/* Append text (a fragment) as element character data. */
-int server_client_put_xml_text(struct wsus_buf *out, const char *text, size_t n);
 
 /* server_client_sync.c: the SyncUpdates and SyncPrinterCatalog operations. */
 int server_client_sync_updates(struct server_req *req, struct protocol_soap_msg *msg,

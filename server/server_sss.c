@@ -57,32 +57,6 @@ static int put_digest(struct wsus_buf *b, const char *name, const uint8_t sha1[W
 	return wsus_buf_printf(b, "<%s>%s</%s>", name, b64, name);
 }
 
-/* An update document as xs:string character data. CR is escaped too: a
- * parser would otherwise fold CRLF to LF and the DSS would store another
- * document than ours. Runs without special characters are copied whole. */
-static int put_blob(struct wsus_buf *b, const char *s, size_t n)
-{
-	static const char *const rep[256] = {
-		['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['\r'] = "&#13;",
-	};
-	size_t start = 0;
-	int rc = 0;
-
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		const char *r = rep[(unsigned char)s[i]];
-
-		if (r == NULL)
-			continue;
-		rc = wsus_buf_append(b, s + start, i - start);
-		if (rc == 0)
-			rc = wsus_buf_appends(b, r);
-		start = i + 1;
-	}
-	if (rc == 0)
-		rc = wsus_buf_append(b, s + start, n - start);
-	return rc;
-}
-
 /* A stored date (ISO 8601 as an admin typed it or a parent sent it) as
  * xs:dateTime; none when empty or unreadable. */
 static void wire_time(const char *stored, const char *none, char out[48])
@@ -677,7 +651,7 @@ static int render_update(struct storage *st, const struct ident *id, struct wsus
 	if (rc == 0)
 		rc = wsus_buf_appends(b, "<XmlUpdateBlob>");
 	if (rc == 0)
-		rc = put_blob(b, u.xml, u.len);
+		rc = wsus_buf_append_xml_text(b, u.xml, u.len);
 	if (rc == 0)
 		rc = wsus_buf_appends(b, "</XmlUpdateBlob>");
 	if (rc == 0 && u.n_files > 0) {

@@ -1,6 +1,7 @@
 /*
  * test_common.c -- codecs and buffers shared by every folder.
- * Groups: 1 hex, 2 base64, 3 GUID, 4 buffer ceilings and XML escaping, 5 digests.
+ * Groups: 1 hex, 2 base64, 3 GUID, 4 buffer ceilings and XML escaping (attributes,
+ * character data), 5 digests.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -97,6 +98,28 @@ static void test_buf(void **state)
 	free(s);
 }
 
+/* 4.2 character data keeps CR as a reference so CRLF survives a parser; quotes stay */
+static void test_xml_text(void **state)
+{
+	static const struct { const char *in, *out; } v[] = {
+		{ "", "" },
+		{ "plain", "plain" },
+		{ "a<b>&c", "a&lt;b&gt;&amp;c" },
+		{ "line\r\nnext", "line&#13;\nnext" },
+		{ "\"q\" 'a'", "\"q\" 'a'" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct wsus_buf b;
+
+		wsus_buf_init(&b, 1024);
+		assert_int_equal(wsus_buf_append_xml_text(&b, v[i].in, strlen(v[i].in)), 0);
+		assert_string_equal(b.data ? b.data : "", v[i].out);
+		wsus_buf_free(&b);
+	}
+}
+
 /* 5.1 digests match published test vectors */
 static void test_digests(void **state)
 {
@@ -119,6 +142,7 @@ int main(void)
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_guid),
 		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_xml_text),
 		cmocka_unit_test(test_digests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
