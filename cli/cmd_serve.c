@@ -1,7 +1,9 @@
 /*
  * cmd_serve.c -- `serve [--listen ADDR:PORT]`: make sure a TLS certificate
  * exists, start the front end, print one "listening on" line on stdout, and
- * run until SIGTERM or SIGINT, then stop cleanly and exit 0. The signals are
+ * run until SIGTERM or SIGINT, then stop within 5 s and exit 0 (an operation
+ * still running after the server's grace period is left to process exit,
+ * see server_stop). The signals are
  * blocked in every thread and taken with sigwait here, so no work ever runs
  * in a signal handler. With [upstream] url set, the sync scheduler (sync/)
  * runs beside the front end (server/); the two only meet here.
@@ -11,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "server.h"
@@ -72,7 +75,13 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 		;
 	log_info("server", "stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
 	sync_scheduler_stop(sched);
-	server_stop(srv);
+	if (server_stop(srv) > 0) {
+		/* an operation is still running and uses the configuration: end
+		 * the process here rather than free anything under it */
+		log_info("server", "stopped");
+		fflush(NULL);
+		_exit(CLI_OK);
+	}
 	log_info("server", "stopped");
 	return CLI_OK;
 }

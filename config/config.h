@@ -25,6 +25,11 @@ struct wsus_config {
 	int64_t srv_max_body;         /* request body cap, bytes */
 	int   srv_max_connections;
 	int   srv_timeout;            /* seconds */
+	int   srv_max_per_address;    /* connections from one client address, 0 = no limit */
+	int   srv_queue_per_worker;   /* requests waiting per worker thread before 503 */
+	int   srv_queue_wait_ms;      /* a request queued longer gets 503, 0 = no limit */
+	int   srv_retry_after;        /* seconds, the Retry-After of a 503 */
+	int   srv_parse_budget_ms;    /* time allowed to read one request */
 	int   srv_client_targeting;   /* 1 = honour client-side target group names */
 
 	/* [upstream] */

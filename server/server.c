@@ -25,11 +25,22 @@
  *     decoded byte can never become a path separator or end the string.
  * (5) Limits: headers must fit the 64 KiB per-connection memory (MHD answers
  *     431), bodies srv_max_body (413), srv_max_connections, srv_timeout of
- *     idleness. No per-address limit: whole sites of clients share one
- *     address behind NAT.
+ *     idleness, srv_max_per_address connections per client address (MHD
+ *     closes the ones past it at once; a site behind NAT needs it raised).
  * (6) A SOAP answer (200) is sent Xpress-encoded when Accept-Encoding lists
  *     xpress (MS-WUSP 2.1), else gzip-encoded when it lists gzip; faults and
  *     /Content are always sent as they are.
+ * (7) Admission control (server_queue.c): the MHD threads only read and
+ *     write; a SOAP request, once its body is read and the cheap checks
+ *     passed, becomes a job in the bounded queue and its connection is
+ *     suspended. A worker runs it, leaves the finished MHD response in the
+ *     request state and resumes the connection, and MHD calls on_request
+ *     again to queue it. A full queue, a job that waited too long and a
+ *     stopping server all answer 503 with Retry-After. /Content stays on
+ *     the MHD threads (an index lookup and sendfile).
+ * (8) Stopping never waits on a running operation for more than
+ *     SERVER_STOP_GRACE_MS: what is still running then is abandoned to
+ *     process exit (server_stop says how many; serve exits at once).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,7 +62,8 @@
 
 #define SERVER_CONN_MEMORY   (64 * 1024)  /* per connection: headers and I/O buffers */
 #define SERVER_MAX_THREADS   64
-#define SERVER_STOP_GRACE_MS 5000         /* in-flight requests get this long on stop */
+#define SERVER_STOP_GRACE_MS 3000         /* in-flight requests get this long on stop */
+#define SERVER_SHED_LOG_MS   1000         /* at most one "answered 503" line per this */
 #define SERVER_LISTEN_BACKLOG 511
 /* An oversized body is read and thrown away (so that a client that does not
  * wait for 100-continue still reads its 413) up to this much; past it the
@@ -71,15 +83,28 @@ struct server_impl {
 	struct listener tls, plain;
 	int plain_port;
 	atomic_int active;            /* requests between first call and completion */
+	atomic_long shed;             /* 503s since the last log line about them */
+	atomic_llong shed_logged_ms;  /* when that line was written */
 };
 
-/* Per-request state behind MHD's req_cls (freed by on_completed). */
+/* Per-request state behind MHD's req_cls (freed by on_completed). While
+ * its job is queued or running, the worker owns req, resp and status; it
+ * hands them back with done and MHD_resume_connection (design note 7). */
 struct req_state {
+	struct server_job job;        /* first member: the queue's view */
 	struct server_impl *impl;
+	struct MHD_Connection *conn;
 	struct wsus_buf body;
 	int too_big;                  /* body passed srv_max_body: answer 413 */
 	int answered;                 /* a response was queued before the body */
+	int queued;                   /* handed to the admission queue */
 	uint64_t drained;             /* bytes thrown away after too_big */
+	const struct server_service *svc;
+	struct server_req req;        /* the request as the job sees it */
+	char action[512];             /* req.soap_action points here */
+	atomic_int done;              /* the job finished: resp and status are set */
+	struct MHD_Response *resp;    /* the job's answer, or NULL (close the connection) */
+	unsigned status;
 };
 
 static struct server_impl *impl_of(struct server *srv)
@@ -118,6 +143,40 @@ int server_reply_status(struct MHD_Connection *conn, unsigned status, const char
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* 503 with Retry-After: the admission queue's refusal. */
+static struct MHD_Response *busy_response(const struct wsus_config *cfg)
+{
+	const char *text = status_text(503);
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+								 MHD_RESPMEM_PERSISTENT);
+	char secs[16];
+
+	if (r == NULL)
+		return NULL;
+	snprintf(secs, sizeof(secs), "%d", cfg->srv_retry_after);
+	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+	MHD_add_response_header(r, "Retry-After", secs);
+	return r;
+}
+
+/* Count a 503 of the queue; one warning a second at most says how many. */
+static void note_shed(struct server_impl *impl, const char *why)
+{
+	long n = atomic_fetch_add(&impl->shed, 1) + 1;
+	long long now = wsus_now_ms(), last = atomic_load(&impl->shed_logged_ms);
+
+	if (now - last < SERVER_SHED_LOG_MS || !atomic_compare_exchange_strong(&impl->shed_logged_ms, &last, now))
+		return;
+	n = atomic_exchange(&impl->shed, 0);
+	log_warn("server", "overloaded: answered 503 requests=%ld why=\"%s\" queue_per_worker=%d",
+		 n, why, impl->s.cfg->srv_queue_per_worker);
+}
+
+int server_req_over_budget(const struct server_req *req)
+{
+	return req->deadline_ms > 0 && wsus_now_ms() > req->deadline_ms;
 }
 
 /* Percent-encode what would break a key=value log line; cut with "...". */
@@ -349,31 +408,23 @@ static const char *encode_body(const char *coding, struct wsus_buf *body)
 	return coding;
 }
 
-static int handle_soap(struct server_req *req, struct MHD_Connection *conn,
-		       const struct server_service *svc, struct req_state *rs)
+/* The worker's half of a SOAP request: run the operation, encode the
+ * answer, make the MHD response (NULL when even that fails). */
+static struct MHD_Response *soap_answer(struct server_req *req, const struct server_service *svc,
+					unsigned *status)
 {
 	struct server_resp resp = { 0 };
 	struct MHD_Response *r;
 	struct err e = { 0 };
-	char action[512];
 	const char *coding = NULL;
 	size_t len = 0;
 	char *body;
-	int ret;
 
-	if (strcmp(req->method, "POST") != 0) {
-		server_log_refused(req, MHD_HTTP_METHOD_NOT_ALLOWED, "SOAP services take POST");
-		return server_reply_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "POST");
-	}
-	req->soap_action = soap_action(conn, action, sizeof(action));
-	req->accept_encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							   MHD_HTTP_HEADER_ACCEPT_ENCODING);
-	req->body = rs->body.data ? rs->body.data : "";
-	req->body_len = rs->body.len;
 	req->st = st_take(req->srv, &e);
 	if (req->st == NULL) {
 		log_err("server", "cannot open storage for a request: %s", e.msg);
-		return server_reply_status(conn, MHD_HTTP_SERVICE_UNAVAILABLE, NULL);
+		*status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		return busy_response(req->srv->cfg);
 	}
 	server_soap_dispatch(req, svc, &resp);
 	st_give(req->srv, req->st);
@@ -384,7 +435,7 @@ static int handle_soap(struct server_req *req, struct MHD_Connection *conn,
 	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
 		free(body);
-		return MHD_NO;
+		return NULL;
 	}
 	MHD_add_response_header(r, "Content-Type",
 				resp.content_type ? resp.content_type : "text/xml; charset=utf-8");
@@ -392,7 +443,84 @@ static int handle_soap(struct server_req *req, struct MHD_Connection *conn,
 	MHD_add_response_header(r, "Vary", "Accept-Encoding");
 	if (coding != NULL)
 		MHD_add_response_header(r, "Content-Encoding", coding);
-	ret = MHD_queue_response(conn, resp.status ? (unsigned)resp.status : 500, r);
+	*status = resp.status ? (unsigned)resp.status : 500;
+	return r;
+}
+
+/* Admitted (under the queue's lock): no worker may resume the connection
+ * before it is suspended. */
+static void job_admit(struct server_job *job)
+{
+	MHD_suspend_connection(((struct req_state *)(void *)job)->conn);
+}
+
+/* Run by a worker, or refused (late, stopping); rs is not touched after
+ * the resume, which hands it back to the connection's MHD thread. */
+static void job_run(struct server_job *job, enum server_job_verdict v)
+{
+	struct req_state *rs = (struct req_state *)(void *)job;
+	struct server_impl *impl = rs->impl;
+
+	if (v == SERVER_JOB_RUN) {
+		rs->req.deadline_ms = wsus_now_ms() + impl->s.cfg->srv_parse_budget_ms;
+		rs->resp = soap_answer(&rs->req, rs->svc, &rs->status);
+	} else {
+		note_shed(impl, v == SERVER_JOB_LATE ? "waited past queue_wait_ms" : "stopping");
+		rs->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		rs->resp = busy_response(impl->s.cfg);
+	}
+	atomic_store(&rs->done, 1);
+	MHD_resume_connection(rs->conn);
+}
+
+/* Back on the MHD thread after the resume: send what the job left. */
+static int answer_job(struct MHD_Connection *conn, struct req_state *rs)
+{
+	struct MHD_Response *r = rs->resp;
+	int ret;
+
+	if (!atomic_load(&rs->done))
+		return MHD_YES;
+	rs->queued = 0;
+	rs->resp = NULL;
+	if (r == NULL)
+		return MHD_NO;
+	ret = MHD_queue_response(conn, rs->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* A SOAP POST whose body is read: into the admission queue, or 503. */
+static int handle_soap(struct server_req *req, struct MHD_Connection *conn,
+		       const struct server_service *svc, struct req_state *rs)
+{
+	struct MHD_Response *r;
+	int rc, ret;
+
+	if (strcmp(req->method, "POST") != 0) {
+		server_log_refused(req, MHD_HTTP_METHOD_NOT_ALLOWED, "SOAP services take POST");
+		return server_reply_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "POST");
+	}
+	rs->req = *req;
+	rs->req.soap_action = soap_action(conn, rs->action, sizeof(rs->action));
+	rs->req.accept_encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							      MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	rs->req.body = rs->body.data ? rs->body.data : "";
+	rs->req.body_len = rs->body.len;
+	rs->svc = svc;
+	rs->conn = conn;
+	rs->job.admit = job_admit;
+	rs->job.run = job_run;
+	rs->queued = 1;
+	rc = server_queue_push(rs->impl->s.queue, &rs->job);
+	if (rc == 0)
+		return MHD_YES;
+	rs->queued = 0;
+	note_shed(rs->impl, rc == -EBUSY ? "queue full" : "stopping");
+	r = busy_response(rs->impl->s.cfg);
+	if (r == NULL)
+		return MHD_NO;
+	ret = MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -510,6 +638,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (rs->queued)
+		return (enum MHD_Result)answer_job(conn, rs);
 	if (rs->answered)
 		return MHD_YES;
 	rs->answered = 1;
@@ -527,6 +657,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (rs == NULL)
 		return;
 	atomic_fetch_sub(&rs->impl->active, 1);
+	if (rs->resp != NULL)
+		MHD_destroy_response(rs->resp);
 	wsus_buf_free(&rs->body);
 	free(rs);
 	*req_cls = NULL;
@@ -677,13 +809,17 @@ static struct MHD_Daemon *daemon_start(struct listener *l, int fd, const char *c
 {
 	const struct wsus_config *cfg = l->impl->s.cfg;
 	struct MHD_OptionItem opts[20];
-	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			     MHD_ALLOW_SUSPEND_RESUME;
 	size_t n = 0;
 
 	OPT(MHD_OPTION_LISTEN_SOCKET, fd, NULL);
-	OPT(MHD_OPTION_THREAD_POOL_SIZE, thread_count(cfg), NULL);
+	if (thread_count(cfg) > 1)
+		OPT(MHD_OPTION_THREAD_POOL_SIZE, thread_count(cfg), NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->srv_max_connections, NULL);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->srv_timeout, NULL);
+	if (cfg->srv_max_per_address > 0)
+		OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->srv_max_per_address, NULL);
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_CONN_MEMORY, NULL);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL);
 	OPT(MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL);
@@ -820,7 +956,10 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 	pthread_mutex_init(&impl->s.st_lock, NULL);
 	rc = load_allow_list(&impl->s, e);
 	if (rc == 0)
-		rc = open_pool(&impl->s, (size_t)threads * (cfg->srv_content_http_listen ? 2 : 1), e);
+		rc = open_pool(&impl->s, (size_t)threads * (cfg->srv_content_http_listen ? 3 : 2), e);
+	if (rc == 0)
+		rc = server_queue_start(threads, (size_t)cfg->srv_queue_per_worker, cfg->srv_queue_wait_ms,
+					&impl->s.queue, e);
 	if (rc == 0)
 		rc = server_tls_load(cfg, &cert, &key, impl->s.tls_fp, e);
 	if (rc == 0)
@@ -854,8 +993,10 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 		}
 	}
 	make_urls(impl);
-	log_info("server", "listening url=%s content=%s threads=%d sha256=%s client_cert_allow=%zu",
-		 impl->s.public_url, impl->s.content_url, threads, impl->s.tls_fp, impl->s.n_allow_fps);
+	log_info("server", "listening url=%s content=%s threads=%d queue=%d per_address=%d sha256=%s "
+		 "client_cert_allow=%zu", impl->s.public_url, impl->s.content_url, threads,
+		 threads * cfg->srv_queue_per_worker, cfg->srv_max_per_address, impl->s.tls_fp,
+		 impl->s.n_allow_fps);
 	rc = 0;
 	*out = &impl->s;
 	goto out;
@@ -870,18 +1011,23 @@ out:
 	return rc;
 }
 
-/* Stop taking connections on both daemons, give in-flight requests a
- * grace period, then stop (which closes the connections left). */
-void server_stop(struct server *srv)
+/* Stop taking connections on both daemons; refuse queued work; give
+ * running operations and other in-flight requests until the grace period
+ * ends; then stop the daemons and free everything. Returns the number of
+ * operations still running at the end of the grace period: then nothing is
+ * stopped or freed (design note 8) and the caller must exit the process. */
+int server_stop(struct server *srv)
 {
 	struct server_impl *impl;
 	void *daemons[2];
 	struct timespec tick = { 0, 20 * 1000 * 1000 };
-	int waited = 0;
+	int64_t deadline;
+	int left;
 
 	if (srv == NULL)
-		return;
+		return 0;
 	impl = impl_of(srv);
+	deadline = wsus_now_ms() + SERVER_STOP_GRACE_MS;
 	daemons[0] = srv->mhd;
 	daemons[1] = srv->mhd_plain;
 	for (int i = 0; i < 2; i++) {
@@ -890,10 +1036,15 @@ void server_stop(struct server *srv)
 		if (lfd != MHD_INVALID_SOCKET)
 			close(lfd);
 	}
-	while (atomic_load(&impl->active) > 0 && waited < SERVER_STOP_GRACE_MS) {
-		nanosleep(&tick, NULL);
-		waited += 20;
+	left = server_queue_stop(srv->queue, deadline);
+	if (left > 0) {
+		log_warn("server", "stopping without waiting for operations still running=%d after %d ms",
+			 left, SERVER_STOP_GRACE_MS);
+		return left;
 	}
+	srv->queue = NULL;
+	while (atomic_load(&impl->active) > 0 && wsus_now_ms() < deadline)
+		nanosleep(&tick, NULL);
 	for (int i = 0; i < 2; i++)
 		if (daemons[i] != NULL)
 			MHD_stop_daemon(daemons[i]);
@@ -908,6 +1059,7 @@ void server_stop(struct server *srv)
 	explicit_bzero(srv->cookie_key, sizeof(srv->cookie_key));
 	pthread_mutex_destroy(&srv->st_lock);
 	free(impl);
+	return 0;
 }
 
 int server_port(const struct server *srv)

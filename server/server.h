@@ -24,8 +24,12 @@ int server_tls_fingerprint(const struct wsus_config *cfg, char fp[65], struct er
 /* Start listening (HTTPS on [server] listen, optional plain-HTTP content
  * port). Returns once the sockets are bound and the thread pool runs. */
 int server_start(const struct wsus_config *cfg, struct server **out, struct err *e);
-/* Stop accepting, finish in-flight requests, free everything. Accepts NULL. */
-void server_stop(struct server *srv);
+/* Stop accepting, refuse queued requests (503), give in-flight ones 3 s,
+ * free everything and return 0. Accepts NULL. When operations are still
+ * running after the 3 s (no parse or SQL statement can be interrupted),
+ * nothing is freed and their count is returned: the caller must then end
+ * the process without touching the configuration again (serve: _exit). */
+int server_stop(struct server *srv);
 /* The bound HTTPS port (useful with listen port 0 in tests). */
 int server_port(const struct server *srv);
 

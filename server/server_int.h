@@ -44,6 +44,7 @@ struct server {
 	char   **allow_fps;             /* downstream client-cert allow-list (lower-case hex) */
 	size_t   n_allow_fps;
 	struct server_report *report;   /* client event writer (server_report.c), NULL when not running */
+	struct server_queue *queue;     /* admission queue and workers (server_queue.c) */
 };
 
 struct server_req {
@@ -58,7 +59,13 @@ struct server_req {
 	char        client_fp[65];     /* SHA-256 of the client certificate, "" if none */
 	int         tls;               /* arrived over HTTPS */
 	struct storage *st;            /* this request's storage handle */
+	int64_t     deadline_ms;       /* wsus_now_ms() past which reading the request should
+					  give up ([server] parse_budget_ms), 0 = none */
 };
+
+/* 1 once req's time budget is spent (server_req.deadline_ms): a request
+ * reader checks it while it reads and answers a fault instead of going on. */
+int server_req_over_budget(const struct server_req *req);
 
 /* What an operation handler reports instead of a response. */
 struct server_fault {
@@ -114,6 +121,39 @@ struct server_resp {
  * Logs one line per fault. */
 void server_soap_dispatch(struct server_req *req, const struct server_service *svc,
 			  struct server_resp *resp);
+
+/*---- Admission queue (server_queue.c) ----*/
+
+/* How a job is run: for real, or refused (it waited past the queue's wait
+ * limit, or the server is stopping). */
+enum server_job_verdict { SERVER_JOB_RUN = 0, SERVER_JOB_LATE, SERVER_JOB_STOPPING };
+
+struct server_job {
+	struct server_job *next;       /* queue link (the queue's) */
+	int64_t queued_ms;             /* set by server_queue_push */
+	/* called under the queue's lock once the job is admitted, before any
+	 * worker can see it (server.c suspends the connection here); or NULL */
+	void (*admit)(struct server_job *job);
+	/* called exactly once, by a worker or by server_queue_stop */
+	void (*run)(struct server_job *job, enum server_job_verdict v);
+};
+
+struct server_queue;
+
+/* Start workers threads sharing one queue of at most workers x per_worker
+ * jobs; a job taken after waiting max_wait_ms (0 = no limit) is run LATE. */
+int server_queue_start(int workers, size_t per_worker, int64_t max_wait_ms, struct server_queue **out,
+		       struct err *e);
+/* Admit job: 0, -EBUSY when the queue is full, -ESHUTDOWN once stopping
+ * (job untouched on error). */
+int server_queue_push(struct server_queue *q, struct server_job *job);
+/* 1 once server_queue_stop has begun (for long jobs that can give up). */
+int server_queue_stopping(const struct server_queue *q);
+/* Refuse queued jobs (run STOPPING), wait for running ones until
+ * deadline_ms (wsus_now_ms), then free everything and return 0; or, with
+ * jobs still running, free nothing and return how many (the process is
+ * expected to exit and end them). Accepts NULL. */
+int server_queue_stop(struct server_queue *q, int64_t deadline_ms);
 
 /* 1 when fp (lower-case hex SHA-256, "" for none) is in [server]
  * client_cert_allow. */

@@ -1,3 +1,4 @@
 # Front end end-to-end tests: a real `wsus-replica serve` on loopback.
 wsus_e2e_test(e2e_server_content SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/e2e/server_content.sh TIMEOUT 120)
 wsus_e2e_test(e2e_server_tls SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/e2e/server_tls.sh TIMEOUT 120)
+wsus_e2e_test(e2e_server_admission SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/e2e/server_admission.sh TIMEOUT 180)

@@ -7,3 +7,7 @@ wsus_unit_test(test_server_tls
 wsus_unit_test(test_server_daemon
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_server_daemon.c LIBS wsus_server PkgConfig::CURL
   TIMEOUT 60)
+# Admission control (queue, 503, per-address limit, stop); its own service table.
+wsus_unit_test(test_server_admission
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_server_admission.c LIBS wsus_server PkgConfig::CURL
+  TIMEOUT 90)
