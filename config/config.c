@@ -93,6 +93,14 @@ static const struct cfg_key cfg_keys[] = {
 	{ "storage", "content_dir", CT_PATH, CF_IN_DATADIR, 0, 0, "content", F(st_content_dir) },
 	{ "storage", "event_retention_days", CT_INT, 0, 1, 3650, "90", F(st_event_retention_days) },
 
+	{ "clients", "max_computers", CT_INT, 0, 1, 10000000, "200000", F(cl_max_computers) },
+	{ "clients", "computer_expiry_days", CT_INT, 0, 0, 3650, "30", F(cl_computer_expiry_days) },
+	{ "clients", "register_per_minute", CT_INT, 0, 0, 100000, "60", F(cl_register_per_minute) },
+	{ "clients", "event_quota_per_day", CT_SIZE, 0, 256 * KIB, 1024 * KIB * KIB, "1MiB",
+	  F(cl_event_quota_day) },
+	{ "clients", "event_store_max", CT_SIZE, 0, 1024 * KIB, 1024 * KIB * KIB * KIB, "4GiB",
+	  F(cl_event_store_max) },
+
 	{ "sync", "interval", CT_DURATION, 0, 10, 30 * DAY, "86400", F(sy_interval) },
 	{ "sync", "jitter", CT_DURATION, 0, 0, DAY, "600", F(sy_jitter) },
 	{ "sync", "languages", CT_LANGUAGES, 0, 0, 0, "all", F(sy_languages) },

@@ -51,6 +51,13 @@ struct wsus_config {
 	char *st_content_dir;         /* default DATADIR/content */
 	int   st_event_retention_days;
 
+	/* [clients] */
+	int     cl_max_computers;        /* computers registered directly */
+	int     cl_computer_expiry_days; /* not seen for so long: removed; 0 = never */
+	int     cl_register_per_minute;  /* RegisterComputer calls per client address; 0 = unlimited */
+	int64_t cl_event_quota_day;      /* event bytes one computer may add per UTC day */
+	int64_t cl_event_store_max;      /* event bytes the store may hold */
+
 	/* [sync] */
 	int   sy_interval;            /* seconds between scheduled syncs (default 86400/24h) */
 	int   sy_jitter;              /* seconds of random jitter */

@@ -452,12 +452,14 @@ struct storage_client_computer {
 	const char *requested_groups;   /* ';'-separated target group names, NULL or "" for none */
 	int os_major, os_minor, os_build, os_sp_major, os_sp_minor;
 	int suite_mask, old_product_type, new_product_type, system_metrics;
+	int64_t max_computers;          /* registration cap (0 = none), see below */
 };
 /* Insert or refresh a directly registered computer (a computer rolled up
  * from a downstream server becomes ours). assign_from_request: the group
  * becomes the first requested group that exists (none: unassigned);
  * otherwise the admin's assignment is kept. *unknown_groups (may be NULL) =
- * requested names with no group. */
+ * requested names with no group. A computer not yet registered directly is
+ * refused with -EDQUOT when c->max_computers are already. */
 int storage_client_register(struct storage *st, const struct storage_client_computer *c,
 			    int assign_from_request, int *unknown_groups, struct err *e);
 /* A sync of a registered client: record the time (at most once a minute)
@@ -710,10 +712,70 @@ struct storage_report_event {
  * time. *inserted (may be NULL) = the new events. */
 int storage_report_put(struct storage *st, const struct storage_report_event *ev, size_t n,
 		       size_t *inserted, struct err *e);
+/* What an event costs the store, in bytes (an estimate of its row and index
+ * entries: its text plus STORAGE_EVENT_FIXED_BYTES). */
+#define STORAGE_EVENT_FIXED_BYTES 200
+int64_t storage_report_event_size(const struct storage_report_event *ev);
+
+/* The quotas a client's batch is stored under (0 = no limit). */
+struct storage_report_quota {
+	int64_t day_bytes;           /* event bytes one computer may add per UTC day */
+	int64_t store_bytes;         /* event bytes the store may hold */
+};
+enum storage_report_verdict {
+	STORAGE_REPORT_STORED = 0,   /* every event is stored (new or already known) */
+	STORAGE_REPORT_UNREGISTERED, /* not a computer registered directly with us: nothing stored */
+	STORAGE_REPORT_OVER_DAY,     /* stopped at the computer's daily quota */
+	STORAGE_REPORT_OVER_STORE,   /* stopped at the store's ceiling */
+};
+/* One ReportEventBatch request as a unit of a group commit. */
+struct storage_report_batch {
+	const char *computer_id;     /* the computer of every event (required) */
+	const struct storage_report_event *ev;
+	size_t n;
+	/* filled by storage_report_put_batches */
+	enum storage_report_verdict verdict;
+	size_t  inserted;            /* new events stored (also when refused: a prefix) */
+	int64_t bytes;               /* what they cost */
+	int64_t used;                /* refused: the bytes the quota had already counted */
+	int     first_refusal;       /* refused, and the computer's first refusal this UTC day */
+};
+/* Store n batches in one transaction. Each batch is checked as a whole for
+ * the registration of its computer, then its events go in order as
+ * storage_report_put stores them until a new one would pass a quota: the
+ * batch is refused (a prefix may be stored; known events cost nothing, so a
+ * resend gets further). now_ms chooses the UTC day. Any storage error rolls
+ * back all n (the caller may retry them one by one). */
+int storage_report_put_batches(struct storage *st, struct storage_report_batch *b, size_t n,
+			       const struct storage_report_quota *q, int64_t now_ms, struct err *e);
+/* The event bytes computer_id added on now_ms's UTC day, and the store's total. */
+int storage_report_usage(struct storage *st, const char *computer_id, int64_t now_ms, int64_t *day_bytes,
+			 int64_t *store_bytes, struct err *e);
+
+/*---- storage_maint.c: retention and expiry ----*/
+
 /* Delete events received before before_ms, then all but the newest max_rows,
  * in short transactions (call outside any). *deleted (may be NULL) = rows gone. */
 int storage_report_prune(struct storage *st, int64_t before_ms, int64_t max_rows, int64_t *deleted,
 			 struct err *e);
+
+/* One maintenance pass (a limit of 0: that step is skipped). */
+struct storage_maint_policy {
+	int64_t now_ms;
+	int64_t event_before_ms;     /* events received before it go */
+	int64_t event_max_rows;      /* all but the newest so many events go */
+	int64_t event_max_bytes;     /* the store's ceiling: above 9/10 of it the oldest events
+					go until 8/10 is left */
+	int64_t computer_before_ms;  /* computers registered here, last seen before it, go */
+};
+struct storage_maint_result {
+	int64_t events_aged, events_over_count, events_over_bytes;
+	int64_t usage_rows;          /* per-day quota rows older than a week */
+	int64_t computers;           /* computers expired */
+};
+/* Run the steps in short transactions (call outside any); out may be NULL. */
+int storage_maintain(struct storage *st, const struct storage_maint_policy *p, struct storage_maint_result *out,
+		     struct err *e);
 
 /* Client reports at a glance (computers registered directly with us). */
 struct storage_report_summary {

@@ -328,6 +328,33 @@ static const char SQL_REGISTER[] =
 	" parent_server_id = NULL,"
 	" group_id = CASE WHEN ?30 THEN excluded.group_id ELSE computer.group_id END";
 
+static const char SQL_REGISTER_FULL[] =
+	"SELECT NOT EXISTS (SELECT 1 FROM computer WHERE computer_id = ?1 AND parent_server_id IS NULL)"
+	" AND (SELECT count(*) FROM computer WHERE parent_server_id IS NULL) >= ?2";
+
+/* 1 when c is a new computer and the cap is reached (inside the write
+ * transaction, so concurrent registrations cannot pass it together). */
+static int register_full(struct storage *st, const struct storage_client_computer *c, int *full,
+			 struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*full = 0;
+	if (c->max_computers <= 0)
+		return 0;
+	rc = st_prepare(st, SQL_REGISTER_FULL, &s, e);
+	if (rc < 0)
+		return rc;
+	st_bind_text(s, 1, c->computer_id);
+	sqlite3_bind_int64(s, 2, c->max_computers);
+	rc = sqlite3_step(s);
+	*full = rc == SQLITE_ROW && sqlite3_column_int(s, 0) == 1;
+	rc = rc == SQLITE_ROW ? 0 : st_sql_err(st, e, rc, "count computers");
+	st_stmt_done(s);
+	return rc;
+}
+
 static void bind_register(sqlite3_stmt *s, const struct storage_client_computer *c, const char *group_id,
 			  int assign)
 {
@@ -392,14 +419,19 @@ int storage_client_register(struct storage *st, const struct storage_client_comp
 {
 	struct first_known k = { .st = st, .e = e };
 	sqlite3_stmt *s = NULL;
-	int rc;
+	int rc, full = 0;
 
 	if (c->computer_id == NULL || c->computer_id[0] == '\0' || strlen(c->computer_id) > 255)
 		return err_set(e, -EINVAL, "a computer id has 1 to 255 characters");
 	rc = st_tx_begin(st, e);
 	if (rc < 0)
 		return rc;
-	rc = each_name(c->requested_groups, first_known_name, &k);
+	rc = register_full(st, c, &full, e);
+	if (rc == 0 && full)
+		rc = err_set(e, -EDQUOT, "registration refused: %lld computers are registered (max_computers)",
+			     (long long)c->max_computers);
+	if (rc == 0)
+		rc = each_name(c->requested_groups, first_known_name, &k);
 	if (rc == 0)
 		rc = st_prepare(st, SQL_REGISTER, &s, e);
 	if (rc == 0) {

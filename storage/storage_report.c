@@ -1,8 +1,8 @@
 /*
  * storage_report.c -- what clients report (MS-WUSP ReportEventBatch): the
  * event log, each directly registered computer's update status derived from
- * its events, the computer's last report time, retention, and the summary
- * `status` shows. Nothing here allocates for the caller.
+ * its events, the computer's last report time, the byte quotas, and the
+ * summary `status` shows. Nothing here allocates for the caller.
  *
  * Design notes:
  * (1) An event is stored once: event_instance_id is UNIQUE and inserts
@@ -16,24 +16,44 @@
  *     deployed updates: after its lists are applied, rows older than it are
  *     dropped (what it no longer mentions is no longer known).
  * (4) Status is kept only for computers registered directly with us; rolled-
- *     up computers get theirs from RollupComputerStatus. Events of a computer
- *     that never registered are still logged.
- * (5) The log is bounded twice: by age (received_at, our clock, so a client
- *     with a wrong clock cannot keep rows alive) and by count (the newest
- *     max_rows event_ids stay). Pruning deletes in chunks, each in its own
- *     transaction, so the write lock is never held for long.
+ *     up computers get theirs from RollupComputerStatus. storage_report_put
+ *     (tests, tools) still logs events of a computer that never registered;
+ *     the client path (storage_report_put_batches) refuses them.
+ * (5) Retention and the computers' expiry are in storage_maint.c.
+ * (6) Bounded intake. storage_report_put_batches stores a group of batches
+ *     (one per ReportEventBatch request) in one transaction, so the writer
+ *     commits many requests at once and each is acknowledged after that
+ *     commit. A batch's events go in order until a new one would pass the
+ *     computer's bytes for the UTC day or the event store's ceiling: the
+ *     batch is then refused (the client keeps it and sends it again), and
+ *     what was stored of it stays, since the resend skips known events at no
+ *     cost. Bytes are an estimate of what a row occupies with its index
+ *     entries (storage_report_event_size); the store's sum is kept by
+ *     triggers (schema version 4), so every deletion lowers it.
  */
 #include "storage_int.h"
 
 #include <errno.h>
 #include <string.h>
 
-#define PRUNE_CHUNK 5000
+#define DAY_MS      (86400LL * 1000)
+#define EVENT_TIME_BYTES 24   /* TimeAtTarget as stored: ISO 8601 with milliseconds */
 
 static const char SQL_EVENT_INSERT[] =
 	"INSERT OR IGNORE INTO event(event_instance_id, computer_id, received_at, time_at_target,"
 	" namespace_id, event_code, source_id, update_id, revision_number, win32_hresult, app_name,"
-	" replacement_strings, misc_data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+	" replacement_strings, misc_data, size)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+static const char SQL_EVENT_KNOWN[] = "SELECT 1 FROM event WHERE event_instance_id = ?1";
+static const char SQL_STORE_BYTES[] = "SELECT bytes FROM event_store WHERE id = 1";
+static const char SQL_USAGE_READ[] =
+	"SELECT bytes FROM event_usage WHERE computer_id = ?1 AND day = ?2";
+static const char SQL_USAGE_ADD[] =
+	"INSERT INTO event_usage(computer_id, day, bytes) VALUES (?1, ?2, ?3)"
+	" ON CONFLICT (computer_id, day) DO UPDATE SET bytes = bytes + excluded.bytes";
+static const char SQL_USAGE_REFUSED[] =
+	"INSERT INTO event_usage(computer_id, day, refused) VALUES (?1, ?2, 1)"
+	" ON CONFLICT (computer_id, day) DO UPDATE SET refused = refused + 1 RETURNING refused";
 static const char SQL_COMPUTER_DIRECT[] =
 	"SELECT 1 FROM computer WHERE computer_id = ?1 AND parent_server_id IS NULL";
 static const char SQL_COMPUTER_REPORTED[] =
@@ -51,12 +71,6 @@ static const char SQL_STATUS_FORGET[] =
 	"DELETE FROM update_status WHERE computer_id = ?1 AND update_id = ?2 AND last_change_time <= ?3";
 static const char SQL_STATUS_SNAPSHOT[] =
 	"DELETE FROM update_status WHERE computer_id = ?1 AND last_change_time < ?2";
-static const char SQL_PRUNE_AGE[] =
-	"DELETE FROM event WHERE event_id IN (SELECT event_id FROM event WHERE received_at < ?1"
-	" ORDER BY received_at LIMIT ?2)";
-static const char SQL_PRUNE_COUNT[] =
-	"DELETE FROM event WHERE event_id IN (SELECT event_id FROM event"
-	" WHERE event_id <= (SELECT max(event_id) FROM event) - ?1 ORDER BY event_id LIMIT ?2)";
 static const char SQL_SUMMARY_COMPUTERS[] =
 	"SELECT count(*), count(last_report_time), coalesce(max(last_report_time), 0)"
 	" FROM computer WHERE parent_server_id IS NULL";
@@ -74,6 +88,18 @@ static const char SQL_COMPUTER_STATUS[] =
 	" ORDER BY update_id";
 
 /*---- Storing ----*/
+
+static int64_t text_bytes(const char *s)
+{
+	return s != NULL ? (int64_t)strlen(s) : 0;
+}
+
+int64_t storage_report_event_size(const struct storage_report_event *ev)
+{
+	return STORAGE_EVENT_FIXED_BYTES + EVENT_TIME_BYTES + text_bytes(ev->instance_id) +
+	       2 * text_bytes(ev->computer_id) + text_bytes(ev->update_id) + text_bytes(ev->app_name) +
+	       text_bytes(ev->replacement) + text_bytes(ev->misc);
+}
 
 static int insert_event(struct storage *st, const struct storage_report_event *ev, int *is_new,
 			struct err *e)
@@ -99,6 +125,7 @@ static int insert_event(struct storage *st, const struct storage_report_event *e
 	st_bind_text(s, 11, ev->app_name);
 	st_bind_text(s, 12, ev->replacement);
 	st_bind_text(s, 13, ev->misc);
+	sqlite3_bind_int64(s, 14, storage_report_event_size(ev));
 	rc = st_step_done(st, s, "store event", e);
 	*is_new = rc == 0 && sqlite3_changes(st->db) == 1;
 	st_stmt_done(s);
@@ -184,20 +211,37 @@ static int apply_states(struct storage *st, const struct storage_report_event *e
 	return rc;
 }
 
-static int put_one(struct storage *st, const struct storage_report_event *ev, int *is_new, struct err *e)
+/* Store one event of a computer whose registration is known (direct). */
+static int put_event(struct storage *st, const struct storage_report_event *ev, int direct, int *is_new,
+		     struct err *e)
 {
-	int direct = 0, rc;
+	int rc = insert_event(st, ev, is_new, e);
 
-	if (ev->instance_id == NULL || ev->computer_id == NULL)
-		return err_set(e, -EINVAL, "an event needs an EventInstanceID and a computer");
-	rc = insert_event(st, ev, is_new, e);
-	if (rc == 0)
-		rc = computer_is_direct(st, ev->computer_id, &direct, e);
 	if (rc < 0 || !direct)
 		return rc;
 	rc = computer_reported(st, ev, *is_new, e);
 	if (rc == 0 && *is_new)
 		rc = apply_states(st, ev, e);
+	return rc;
+}
+
+static int bind_usage(sqlite3_stmt *s, const char *computer, int64_t day)
+{
+	st_bind_text(s, 1, computer);
+	return sqlite3_bind_int64(s, 2, day);
+}
+
+static int usage_add(struct storage *st, const char *computer, int64_t day, int64_t bytes, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = st_prepare(st, SQL_USAGE_ADD, &s, e);
+
+	if (rc < 0)
+		return rc;
+	bind_usage(s, computer, day);
+	sqlite3_bind_int64(s, 3, bytes);
+	rc = st_step_done(st, s, "count event bytes", e);
+	st_stmt_done(s);
 	return rc;
 }
 
@@ -210,9 +254,18 @@ int storage_report_put(struct storage *st, const struct storage_report_event *ev
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		int is_new = 0;
+		int is_new = 0, direct = 0;
 
-		rc = put_one(st, &ev[i], &is_new, e);
+		if (ev[i].instance_id == NULL || ev[i].computer_id == NULL) {
+			rc = err_set(e, -EINVAL, "an event needs an EventInstanceID and a computer");
+			break;
+		}
+		rc = computer_is_direct(st, ev[i].computer_id, &direct, e);
+		if (rc == 0)
+			rc = put_event(st, &ev[i], direct, &is_new, e);
+		if (rc == 0 && is_new)
+			rc = usage_add(st, ev[i].computer_id, ev[i].received_ms / DAY_MS,
+				       storage_report_event_size(&ev[i]), e);
 		added += (size_t)is_new;
 	}
 	if (rc == 0)
@@ -224,52 +277,156 @@ int storage_report_put(struct storage *st, const struct storage_report_event *ev
 	return rc;
 }
 
-/*---- Retention ----*/
+/*---- Storing batches under quotas (design note 6) ----*/
 
-/* Run one chunked DELETE until a chunk comes back short (design note 5). */
-static int prune_chunks(struct storage *st, const char *sql, int64_t arg, int64_t *deleted, struct err *e)
+/* Step sql bound to (computer, day); *v = the first column, 0 without a row. */
+static int usage_step(struct storage *st, const char *sql, const char *computer, int64_t day, int64_t *v,
+		      const char *what, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
-	int changes, rc;
+	int rc = st_prepare(st, sql, &s, e);
 
-	do {
-		rc = st_tx_begin(st, e);
-		if (rc < 0)
-			return rc;
-		rc = st_prepare(st, sql, &s, e);
-		if (rc == 0) {
-			sqlite3_bind_int64(s, 1, arg);
-			sqlite3_bind_int(s, 2, PRUNE_CHUNK);
-			rc = st_step_done(st, s, "prune events", e);
-			st_stmt_done(s);
-		}
-		changes = rc == 0 ? sqlite3_changes(st->db) : 0;
-		if (rc == 0)
-			rc = st_tx_commit(st, e);
-		else
-			st_tx_rollback(st);
-		if (rc < 0)
-			return rc;
-		*deleted += changes;
-	} while (changes == PRUNE_CHUNK);
+	if (rc < 0)
+		return rc;
+	bind_usage(s, computer, day);
+	rc = sqlite3_step(s);
+	*v = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, what);
+	st_stmt_done(s);
+	return rc;
+}
+
+static int usage_read(struct storage *st, const char *computer, int64_t day, int64_t *bytes, struct err *e)
+{
+	return usage_step(st, SQL_USAGE_READ, computer, day, bytes, "read event usage", e);
+}
+
+/* Count a refused batch; *first = 1 when it is the computer's first today. */
+static int usage_refused(struct storage *st, const char *computer, int64_t day, int *first, struct err *e)
+{
+	int64_t n = 0;
+	int rc = usage_step(st, SQL_USAGE_REFUSED, computer, day, &n, "count a refused batch", e);
+
+	*first = n == 1;
+	return rc;
+}
+
+static int event_known(struct storage *st, const char *instance_id, int *known, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = st_prepare(st, SQL_EVENT_KNOWN, &s, e);
+
+	if (rc < 0)
+		return rc;
+	st_bind_text(s, 1, instance_id);
+	rc = sqlite3_step(s);
+	*known = rc == SQLITE_ROW;
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "look up an event");
+	st_stmt_done(s);
+	return rc;
+}
+
+/* Which quota, if any, day_total and store_total would pass. */
+static enum storage_report_verdict over_quota(const struct storage_report_quota *q, int64_t day_total,
+					      int64_t store_total)
+{
+	if (q != NULL && q->day_bytes > 0 && day_total > q->day_bytes)
+		return STORAGE_REPORT_OVER_DAY;
+	if (q != NULL && q->store_bytes > 0 && store_total > q->store_bytes)
+		return STORAGE_REPORT_OVER_STORE;
+	return STORAGE_REPORT_STORED;
+}
+
+static int check_batch(const struct storage_report_batch *b, struct err *e)
+{
+	if (b->computer_id == NULL || (b->n > 0 && b->ev == NULL))
+		return err_set(e, -EINVAL, "a batch needs its computer and its events");
+	for (size_t i = 0; i < b->n; i++)
+		if (b->ev[i].instance_id == NULL || b->ev[i].computer_id == NULL ||
+		    strcmp(b->ev[i].computer_id, b->computer_id) != 0)
+			return err_set(e, -EINVAL, "every event of a batch needs an EventInstanceID and "
+				       "the batch's computer");
 	return 0;
 }
 
-int storage_report_prune(struct storage *st, int64_t before_ms, int64_t max_rows, int64_t *deleted,
-			 struct err *e)
+/* One batch: its events in order until a new one would pass a quota. */
+static int put_batch(struct storage *st, struct storage_report_batch *b, const struct storage_report_quota *q,
+		     int64_t day, struct err *e)
 {
-	int64_t n = 0;
-	int rc;
+	int64_t used = 0, store = 0;
+	int direct = 0, rc = check_batch(b, e);
 
-	if (max_rows < 0)
-		return err_set(e, -EINVAL, "negative event cap");
-	if (st->tx_depth != 0)
-		return err_set(e, -EINVAL, "prune runs outside any transaction");
-	rc = prune_chunks(st, SQL_PRUNE_AGE, before_ms, &n, e);
+	b->verdict = STORAGE_REPORT_STORED;
+	b->inserted = 0;
+	b->bytes = 0;
+	b->used = 0;
+	b->first_refusal = 0;
 	if (rc == 0)
-		rc = prune_chunks(st, SQL_PRUNE_COUNT, max_rows, &n, e);
-	if (deleted != NULL)
-		*deleted = n;
+		rc = computer_is_direct(st, b->computer_id, &direct, e);
+	if (rc < 0)
+		return rc;
+	if (!direct) {
+		b->verdict = STORAGE_REPORT_UNREGISTERED;
+		return 0;
+	}
+	rc = usage_read(st, b->computer_id, day, &used, e);
+	if (rc == 0)
+		rc = st_query_int64(st, SQL_STORE_BYTES, &store, e);
+	for (size_t i = 0; i < b->n && rc == 0; i++) {
+		int64_t size = storage_report_event_size(&b->ev[i]);
+		enum storage_report_verdict over = over_quota(q, used + b->bytes + size, store + b->bytes + size);
+		int is_new = 0, known = 0;
+
+		if (over != STORAGE_REPORT_STORED) {
+			/* a known event costs nothing: a resent batch gets past what it stored */
+			rc = event_known(st, b->ev[i].instance_id, &known, e);
+			if (rc == 0 && !known) {
+				b->verdict = over;
+				b->used = over == STORAGE_REPORT_OVER_DAY ? used + b->bytes : store + b->bytes;
+				break;
+			}
+		}
+		if (rc == 0)
+			rc = put_event(st, &b->ev[i], 1, &is_new, e);
+		if (rc == 0 && is_new) {
+			b->inserted++;
+			b->bytes += size;
+		}
+	}
+	if (rc == 0 && b->bytes > 0)
+		rc = usage_add(st, b->computer_id, day, b->bytes, e);
+	if (rc == 0 && b->verdict != STORAGE_REPORT_STORED)
+		rc = usage_refused(st, b->computer_id, day, &b->first_refusal, e);
+	return rc;
+}
+
+int storage_report_put_batches(struct storage *st, struct storage_report_batch *b, size_t n,
+			       const struct storage_report_quota *q, int64_t now_ms, struct err *e)
+{
+	int rc = st_tx_begin(st, e);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = put_batch(st, &b[i], q, now_ms / DAY_MS, e);
+	if (rc == 0)
+		rc = st_tx_commit(st, e);
+	else
+		st_tx_rollback(st);
+	return rc;
+}
+
+int storage_report_usage(struct storage *st, const char *computer_id, int64_t now_ms, int64_t *day_bytes,
+			 int64_t *store_bytes, struct err *e)
+{
+	int opened = storage_read_begin(st, e), rc;
+
+	if (opened < 0)
+		return opened;
+	rc = usage_read(st, computer_id, now_ms / DAY_MS, day_bytes, e);
+	if (rc == 0)
+		rc = st_query_int64(st, SQL_STORE_BYTES, store_bytes, e);
+	storage_read_end(st, opened);
 	return rc;
 }
 

@@ -386,10 +386,46 @@ static const char MIGRATION_3[] =
 	"ALTER TABLE deployment ADD COLUMN origin_time INTEGER;"
 	"CREATE INDEX revision_origin ON revision(origin_upstream, origin_cert_sha256);";
 
+/* Version 4: bounded client reports. Each event carries an estimate of the
+ * bytes it occupies (row and index entries, storage_report.c); a trigger
+ * pair keeps their sum in event_store, the number the store ceiling is
+ * checked against, whatever deletes events. event_usage counts what each
+ * computer added per UTC day (the daily quota; never lowered by pruning)
+ * and how many of its batches were refused that day. */
+static const char MIGRATION_4[] =
+	"ALTER TABLE event ADD COLUMN size INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE event SET size = 200 + length(event_instance_id) + 2 * coalesce(length(computer_id), 0)"
+	" + coalesce(length(time_at_target), 0) + coalesce(length(update_id), 0)"
+	" + coalesce(length(app_name), 0) + coalesce(length(replacement_strings), 0)"
+	" + coalesce(length(misc_data), 0);"
+	"CREATE TABLE event_store ("
+	"  id    INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  bytes INTEGER NOT NULL"
+	");"
+	"INSERT INTO event_store(id, bytes) SELECT 1, coalesce(sum(size), 0) FROM event;"
+	"CREATE TRIGGER event_store_add AFTER INSERT ON event BEGIN"
+	"  UPDATE event_store SET bytes = bytes + new.size WHERE id = 1;"
+	" END;"
+	"CREATE TRIGGER event_store_remove AFTER DELETE ON event BEGIN"
+	"  UPDATE event_store SET bytes = bytes - old.size WHERE id = 1;"
+	" END;"
+	"CREATE TABLE event_usage ("
+	"  computer_id TEXT NOT NULL,"
+	"  day         INTEGER NOT NULL,"   /* UTC days since 1970 */
+	"  bytes       INTEGER NOT NULL DEFAULT 0,"
+	"  refused     INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (computer_id, day)"
+	") WITHOUT ROWID;"
+	"INSERT INTO event_usage(computer_id, day, bytes)"
+	" SELECT computer_id, received_at / 86400000, sum(size) FROM event"
+	" WHERE computer_id IS NOT NULL GROUP BY 1, 2;"
+	"CREATE INDEX event_usage_day ON event_usage(day);";
+
 static const char *const migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
 	MIGRATION_3,
+	MIGRATION_4,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

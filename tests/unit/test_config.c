@@ -181,6 +181,11 @@ static void test_default_has_documented_values(void **state)
 	assert_string_equal(c->st_data_dir, "./var");
 	assert_string_equal(c->st_content_dir, "./var/content");
 	assert_int_equal(c->st_event_retention_days, 90);
+	assert_int_equal(c->cl_max_computers, 200000);
+	assert_int_equal(c->cl_computer_expiry_days, 30);
+	assert_int_equal(c->cl_register_per_minute, 60);
+	assert_true(c->cl_event_quota_day == 1024 * 1024);
+	assert_true(c->cl_event_store_max == 4LL * 1024 * 1024 * 1024);
 	assert_int_equal(c->sy_interval, 86400);
 	assert_int_equal(c->sy_jitter, 600);
 	assert_string_equal(c->sy_languages, "all");
@@ -669,7 +674,7 @@ static void test_dump_one_line_per_key_grouped(void **state)
 		snprintf(seen[n_seen++], 32, "%s", section);
 		snprintf(prev, sizeof(prev), "%s", section);
 	}
-	assert_int_equal(n_seen, 5);
+	assert_int_equal(n_seen, 6);
 	assert_true(lines >= 30);
 	free(dump);
 }
