@@ -25,6 +25,7 @@
 #define CLIENT_MAX_LOCALES    32
 #define CLIENT_MAX_CATEGORIES 200      /* StartCategoryScan wants fewer (<52>) */
 #define CLIENT_TEXT_MAX       256      /* a ComputerInfo string kept for the admin */
+#define REGISTER_WARN_EVERY_MS 1000    /* at most one registration-refused line a second */
 /* Dependency-only revisions carry no deployment of their own: they get an ID
  * of their own above any real deployment's, stable for the revision. */
 #define CLIENT_SYNTHETIC_DEPLOYMENT 0x40000000LL
@@ -600,6 +601,36 @@ static void read_computer(xmlNodePtr ci, struct storage_client_computer *c, stru
 	c->mobile_operator = opt_text(ci, "MobileOperator", t->mobile, sizeof(t->mobile));
 }
 
+static struct server_log_gate register_gate = SERVER_LOG_GATE_INIT;
+
+/* Registration policy ([clients]): a rate per client address, before any
+ * work; ServerBusy asks the client to try again later (MS-WUSP 2.2.2.4). */
+static int register_allowed(struct server_req *req, const char *computer, struct server_fault *f)
+{
+	uint64_t held = 0;
+
+	if (server_limit_take(req->srv->register_limit, req->peer, server_mono_ms()))
+		return 0;
+	if (server_log_gate_pass(&register_gate, REGISTER_WARN_EVERY_MS, &held))
+		log_warn("client", "RegisterComputer over the rate of its address, refused peer=%s computer_id=%s "
+			 "register_per_minute=%d held_back=%llu", req->peer[0] ? req->peer : "-", computer,
+			 req->srv->cfg ? req->srv->cfg->cl_register_per_minute : 0, (unsigned long long)held);
+	return server_fault_set(f, PROTOCOL_ERR_SERVER_BUSY, "too many registrations from this address");
+}
+
+/* The cap refused a new computer: ServerBusy too (it may find room later). */
+static int register_full(struct server_req *req, const char *computer, const struct err *e,
+			 struct server_fault *f)
+{
+	uint64_t held = 0;
+
+	if (server_log_gate_pass(&register_gate, REGISTER_WARN_EVERY_MS, &held))
+		log_warn("client", "registration refused, computer limit reached computer_id=%s peer=%s "
+			 "max_computers=%d held_back=%llu", computer, req->peer[0] ? req->peer : "-",
+			 req->srv->cfg ? req->srv->cfg->cl_max_computers : 0, (unsigned long long)held);
+	return server_fault_set(f, PROTOCOL_ERR_SERVER_BUSY, "%s", e->msg);
+}
+
 static int op_register_computer(struct server_req *req, struct protocol_soap_msg *msg,
 				struct wsus_buf *out, struct server_fault *f)
 {
@@ -612,6 +643,9 @@ static int op_register_computer(struct server_req *req, struct protocol_soap_msg
 	int rc, unknown = 0;
 
 	rc = server_client_cookie(req, msg->op, 0, &c, f);
+	if (rc < 0)
+		return rc;
+	rc = register_allowed(req, c.subject, f);
 	if (rc < 0)
 		return rc;
 	ci = protocol_soap_child(msg->op, "computerInfo");
@@ -628,8 +662,11 @@ static int op_register_computer(struct server_req *req, struct protocol_soap_msg
 	comp.ip_address = req->peer[0] != '\0' ? req->peer : NULL;
 	comp.protocol_version = c.protocol_version[0] != '\0' ? c.protocol_version : NULL;
 	comp.requested_groups = c.groups;
+	comp.max_computers = req->srv->cfg != NULL ? req->srv->cfg->cl_max_computers : 0;
 	rc = storage_client_register(req->st, &comp, targeting, &unknown, &e);
 	free(t);
+	if (rc == -EDQUOT)
+		return register_full(req, c.subject, &e, f);
 	if (rc < 0) {
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
 		return rc;

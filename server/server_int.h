@@ -26,6 +26,7 @@
 #define SERVER_MAX_DIGESTS_PER_DOWNLOAD 100
 
 struct server_report;
+struct server_limit;
 
 struct server {
 	const struct wsus_config *cfg;
@@ -45,6 +46,8 @@ struct server {
 	size_t   n_allow_fps;
 	struct server_report *report;   /* client event writer (server_report.c), NULL when not running */
 	struct server_queue *queue;     /* admission queue and workers (server_queue.c) */
+	struct server_limit *register_limit; /* RegisterComputer per address, NULL = none (made and
+					     freed with the writer: server_report_start/stop) */
 };
 
 struct server_req {
@@ -225,39 +228,80 @@ int server_client_sync_updates(struct server_req *req, struct protocol_soap_msg 
 int server_client_sync_printers(struct server_req *req, struct protocol_soap_msg *msg,
 				struct wsus_buf *out, struct server_fault *f);
 
+/*---- server_limit.c: per-address rate limits, log gates ----*/
+
+int64_t server_mono_ms(void);
+/* A limit of per_minute calls per client address (a burst of as many). */
+int server_limit_new(int per_minute, struct server_limit **out, struct err *e);
+void server_limit_free(struct server_limit *l);
+/* 1 when peer (an address as text) may make one more call at now_ms
+ * (monotonic), 0 when it is over its rate; l NULL: always 1. */
+int server_limit_take(struct server_limit *l, const char *peer, int64_t now_ms);
+
+/* A warning that may be logged at most once per period: declare it
+ * static with SERVER_LOG_GATE_INIT. */
+struct server_log_gate {
+	pthread_mutex_t lock;
+	int64_t last_ms;
+	uint64_t suppressed;
+};
+#define SERVER_LOG_GATE_INIT { PTHREAD_MUTEX_INITIALIZER, 0, 0 }
+/* 1 when the line may be logged now; *suppressed = the lines held back since
+ * the last one that passed. */
+int server_log_gate_pass(struct server_log_gate *g, int64_t every_ms, uint64_t *suppressed);
+
 /*---- server_report.c: ReportEventBatch and the client event writer ----*/
 
-/* Events wait in a bounded queue for a writer thread (its own storage
- * handle) that stores them in batches, prunes by age and count, and drains
- * the queue on stop. A batch that does not fit is dropped and counted, never
- * waited for. Without a running writer (srv->report NULL) a batch is written
- * on the request's own handle. */
+/* Each ReportEventBatch becomes a batch in a bounded queue; a writer thread
+ * (its own storage handle) stores the queued batches in one transaction (a
+ * group commit) under the byte quotas of [clients], and a request answers
+ * true only once its batch is committed: false when the queue is full, when
+ * a quota or the registration check refuses it, on a storage error, or when
+ * the commit does not come within ack_wait_ms. The writer also runs the
+ * maintenance (storage_maintain: retention, the store ceiling, computer
+ * expiry) at start and then hourly. Without a running writer (srv->report
+ * NULL) a batch is written on the request's own handle, under the same
+ * quotas. */
 struct server_report_limits {
 	size_t  max_events;        /* queued events; 0 = default */
 	size_t  max_bytes;         /* queued event memory; 0 = default */
 	int64_t max_rows;          /* events kept in the database; 0 = default */
+	int64_t ack_wait_ms;       /* how long a request waits for its commit; 0 = default */
 };
 struct server_report_stats {
 	uint64_t queued;           /* events accepted into the queue */
 	uint64_t written;          /* new events stored */
 	uint64_t duplicates;       /* events already stored (resent batches) */
 	uint64_t dropped;          /* events refused because the queue was full */
-	uint64_t failed;           /* events lost to a storage error */
-	uint64_t pruned;           /* rows removed by retention */
+	uint64_t refused;          /* events of batches refused by a quota or registration */
+	uint64_t failed;           /* events of batches a storage error kept out */
+	uint64_t timed_out;        /* batches answered false because the commit came late */
+	uint64_t commits;          /* group transactions committed */
+	uint64_t pruned;           /* events removed by maintenance */
+	uint64_t expired;          /* computers removed by maintenance */
 	size_t   depth;            /* events waiting now */
 };
-/* Start the writer for srv (limits NULL = defaults); srv->report is set. */
+/* Start the writer for srv (limits NULL = defaults); srv->report is set, and
+ * srv->register_limit when [clients] register_per_minute is not 0. */
 int server_report_start(struct server *srv, const struct server_report_limits *limits, struct err *e);
-/* Store what is queued, stop the thread, free; srv->report becomes NULL.
- * Accepts a server without a writer. */
+/* Store what is queued (answering its requests), stop the thread, free;
+ * srv->report and srv->register_limit become NULL. Accepts a server without
+ * a writer. */
 void server_report_stop(struct server *srv);
-/* Return once every event queued before the call is stored (and a prune
- * that was due has run). */
+/* Return once every batch queued before the call is decided (and a
+ * maintenance that was due has run). */
 void server_report_flush(struct server *srv);
 /* Hold (1) or release (0) the writer: held, it stores nothing until
- * released, flushed or stopped (tests, maintenance). */
+ * released, flushed or stopped (tests). */
 void server_report_hold(struct server *srv, int hold);
 void server_report_get_stats(struct server *srv, struct server_report_stats *out);
+/* Store the n events of one request of computer (ev, and owner through
+ * release, are the callee's from here on, whatever happens): through the
+ * writer, waiting for the commit, or on req's own handle without one.
+ * bytes is what the events cost in memory. 1 when stored, 0 when not (the
+ * answer is false), -ENOMEM. */
+int server_report_store(struct server_req *req, const char *computer, struct storage_report_event *ev, size_t n,
+			size_t bytes, void (*release)(void *owner), void *owner);
 
 /* The client operations of ReportingWebService (server_reporting.c lists
  * them): ReportEventBatch; ReportEventBatch2, which carries no cookie and is

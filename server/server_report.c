@@ -1,10 +1,11 @@
 /*
  * server_report.c -- the client half of ReportingWebService (MS-WUSP
- * 3.1.5.11): ReportEventBatch, read leniently into events that a writer
- * thread stores in batches, off the request path; and minimal answers for
+ * 3.1.5.11): ReportEventBatch, read leniently into events that the writer
+ * (server_report_writer.c) stores, group-committed, under byte quotas,
+ * answering each request once its batch is durable; and minimal answers for
  * the WSDL's other client operations. The writer belongs to struct server
- * (server_report_start/stop); every queued event is owned by the queue until
- * the writer has stored and freed it.
+ * (server_report_start/stop), with the RegisterComputer rate limit that
+ * server_client.c applies.
  *
  * Design notes:
  * (1) The cookie is checked as Windows does on this endpoint (example 20 of
@@ -13,18 +14,39 @@
  * (2) Leniency: an event without a usable BasicData (no EventInstanceID, no
  *     EventID, a NamespaceID other than 1) is skipped, not a fault, so one
  *     odd event does not make a client resend its whole batch for ever.
- * (3) The queue is bounded in events and bytes. A batch that does not fit is
- *     dropped whole, counted and answered false ("not received", so the
- *     client keeps it); a request never waits for the database.
+ * (3) "true" means stored. A request's events become a ticket in a queue
+ *     bounded in events and bytes (a ticket that does not fit is answered
+ *     false at once) and the request waits, at most ack_wait_ms, until the
+ *     writer has committed the transaction holding it. false tells the
+ *     client to keep the events and send them again; events already stored
+ *     are then skipped (EventInstanceID), so a late commit after a timeout
+ *     costs nothing. A ticket whose request stopped waiting is freed by the
+ *     writer; otherwise by its request, after the outcome is published
+ *     under the lock.
  * (4) Each event is turned into update states here, where MS-WUSP's event
  *     ids and MiscData tags are understood; storage only orders and applies
- *     them (storage_report_put). AGENT_STATUS (156) carries the U/V/W/g/h
- *     lists and is a snapshot; install, download and uninstall events name
- *     their update in BasicData/UpdateID.
- * (5) The writer drains the whole queue at each wake-up (requests keep
- *     queueing meanwhile, so batches grow with load), in transactions of at
- *     most REPORT_WRITE_CHUNK events, and prunes by age and count at start
- *     and then hourly.
+ *     them (storage_report_put_batches). AGENT_STATUS (156) carries the
+ *     U/V/W/g/h lists and is a snapshot; install, download and uninstall
+ *     events name their update in BasicData/UpdateID. The lists become
+ *     status rows, so the stored MiscData keeps only their length ("V=#47"):
+ *     a 156 event of a computer with hundreds of updates would otherwise
+ *     cost tens of KiB of log for what update_status already holds.
+ * (5) Group commit: the writer takes the whole queue at each wake-up
+ *     (requests keep queueing meanwhile, so groups grow with load) and
+ *     stores it in transactions of whole tickets, up to REPORT_GROUP_EVENTS
+ *     events each; the requests of a transaction are answered when it
+ *     commits. A failed group is retried ticket by ticket.
+ * (6) Quotas ([clients] event_quota_per_day, event_store_max) are checked
+ *     by storage inside the same transaction (storage_report.c note 6), and
+ *     events of computers not registered here are refused there too (a
+ *     Windows client registers first; GetConfig says IsRegistrationRequired),
+ *     so the registration cap and rate limit bound who can report at all.
+ *     Maintenance (storage_maintain) runs at start and hourly: retention,
+ *     the count cap, the store ceiling, computer expiry; a batch refused for
+ *     a full store brings it forward to within REPORT_FULL_MAINT_MS.
+ * (7) Warnings are rate-limited: a computer past its quota is named once a
+ *     UTC day (storage counts its refusals), and at most one such line per
+ *     REPORT_WARN_EVERY_MS goes out, with the number held back.
  */
 #include "server_int.h"
 
@@ -37,13 +59,6 @@
 #define REPORT_MAX_STATES      20000             /* GUIDs in one event's status lists */
 #define REPORT_TEXT_MAX        (64u * 1024)      /* ReplacementStrings / MiscData kept per event */
 #define REPORT_APP_MAX         256
-#define REPORT_QUEUE_EVENTS    50000
-#define REPORT_QUEUE_BYTES     (64u * 1024 * 1024)
-#define REPORT_MAX_ROWS        5000000
-#define REPORT_WRITE_CHUNK     500
-#define REPORT_PRUNE_EVERY_MS  (3600LL * 1000)
-#define REPORT_DROP_LOG_MS     10000
-#define REPORT_DAY_MS          (86400LL * 1000)
 #define ZERO_GUID              "00000000-0000-0000-0000-000000000000"
 
 /*---- Events as queued ----*/
@@ -78,304 +93,6 @@ static void items_free(struct report_item *list)
 		item_free(list);
 		list = next;
 	}
-}
-
-/*---- The writer ----*/
-
-struct server_report {
-	struct server *srv;
-	struct storage *st;            /* the writer's own handle */
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;           /* to the writer: work, flush or stop */
-	pthread_cond_t idle;           /* from the writer: a flush is done */
-	struct report_item *head, *tail;
-	size_t depth, bytes;           /* events and bytes queued */
-	struct server_report_limits lim;
-	uint64_t flush_req, flush_done;
-	int stop, hold;
-	struct server_report_stats stats;
-	int64_t next_prune;            /* monotonic ms; 0 = at once */
-	int64_t drop_logged;           /* monotonic ms of the last "queue full" line */
-	uint64_t drop_unlogged;        /* events dropped since that line */
-};
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Store n events in one transaction, retrying once after a pause (a busy
- * database); *inserted = the new ones. */
-static int write_chunk(struct storage *st, const struct storage_report_event *ev, size_t n,
-		       size_t *inserted)
-{
-	struct timespec pause = { 1, 0 };
-	struct err e = { 0 };
-	int rc = storage_report_put(st, ev, n, inserted, &e);
-
-	if (rc < 0) {
-		log_warn("report", "storing events failed, retrying events=%zu err=\"%s\"", n, e.msg);
-		nanosleep(&pause, NULL);
-		rc = storage_report_put(st, ev, n, inserted, &e);
-	}
-	if (rc < 0)
-		log_err("report", "events lost events=%zu err=\"%s\"", n, e.msg);
-	return rc;
-}
-
-/* Store and free a list (design note 5); counts go to *written etc. */
-static void write_items(struct storage *st, struct report_item *list, uint64_t *written,
-			uint64_t *duplicates, uint64_t *failed)
-{
-	struct storage_report_event *chunk = malloc(REPORT_WRITE_CHUNK * sizeof(*chunk));
-
-	while (list != NULL) {
-		struct report_item *first = list;
-		size_t n = 0, inserted = 0;
-
-		for (; list != NULL && n < REPORT_WRITE_CHUNK; list = list->next)
-			if (chunk != NULL)
-				chunk[n++] = list->ev;
-			else
-				n++;
-		if (chunk != NULL && write_chunk(st, chunk, n, &inserted) == 0) {
-			*written += inserted;
-			*duplicates += n - inserted;
-		} else {
-			*failed += n;
-		}
-		while (first != list) {
-			struct report_item *next = first->next;
-
-			item_free(first);
-			first = next;
-		}
-	}
-	if (chunk == NULL && *failed > 0)
-		log_err("report", "events lost: out of memory");
-	free(chunk);
-}
-
-static int64_t retention_days(const struct server *srv)
-{
-	return srv->cfg != NULL && srv->cfg->st_event_retention_days > 0 ? srv->cfg->st_event_retention_days
-									   : 90;
-}
-
-static uint64_t prune(struct server_report *r)
-{
-	int64_t before = wsus_now_ms() - retention_days(r->srv) * REPORT_DAY_MS, deleted = 0;
-	struct err e = { 0 };
-
-	if (storage_report_prune(r->st, before, r->lim.max_rows, &deleted, &e) < 0)
-		log_warn("report", "pruning events failed err=\"%s\"", e.msg);
-	if (deleted > 0)
-		log_info("report", "events pruned rows=%lld retention_days=%lld max_rows=%lld",
-			 (long long)deleted, (long long)retention_days(r->srv), (long long)r->lim.max_rows);
-	return (uint64_t)deleted;
-}
-
-/* Wait (lock held) until there is something to do; 1 when a prune is due. */
-static int writer_wait(struct server_report *r)
-{
-	for (;;) {
-		int64_t now = mono_ms();
-		int prune_due = now >= r->next_prune;
-		int work = r->head != NULL && !r->hold;
-		struct timespec until;
-		int64_t at;
-
-		if (r->stop || r->flush_req != r->flush_done || work || prune_due)
-			return prune_due;
-		at = r->next_prune;
-		until.tv_sec = (time_t)(at / 1000);
-		until.tv_nsec = (long)(at % 1000) * 1000000;
-		pthread_cond_timedwait(&r->wake, &r->lock, &until);
-	}
-}
-
-static void *writer_main(void *arg)
-{
-	struct server_report *r = arg;
-
-	pthread_mutex_lock(&r->lock);
-	for (;;) {
-		int prune_due = writer_wait(r), stopping = r->stop;
-		uint64_t req = r->flush_req, written = 0, duplicates = 0, failed = 0, pruned = 0;
-		struct report_item *list = NULL;
-
-		/* held: only a flush or the stop takes the queue */
-		if (!r->hold || stopping || req != r->flush_done) {
-			list = r->head;
-			r->head = r->tail = NULL;
-			r->depth = 0;
-			r->bytes = 0;
-		}
-		pthread_mutex_unlock(&r->lock);
-		write_items(r->st, list, &written, &duplicates, &failed);
-		if (prune_due)
-			pruned = prune(r);
-		pthread_mutex_lock(&r->lock);
-		if (prune_due)
-			r->next_prune = mono_ms() + REPORT_PRUNE_EVERY_MS;
-		r->stats.written += written;
-		r->stats.duplicates += duplicates;
-		r->stats.failed += failed;
-		r->stats.pruned += pruned;
-		r->flush_done = req;
-		pthread_cond_broadcast(&r->idle);
-		if (stopping && r->head == NULL)
-			break;
-	}
-	pthread_mutex_unlock(&r->lock);
-	return NULL;
-}
-
-int server_report_start(struct server *srv, const struct server_report_limits *limits, struct err *e)
-{
-	struct server_report *r;
-	pthread_condattr_t ca;
-	int rc;
-
-	if (srv->cfg == NULL)
-		return err_set(e, -EINVAL, "the event writer needs the configuration");
-	r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		return err_set(e, -ENOMEM, "out of memory");
-	r->srv = srv;
-	r->lim.max_events = limits && limits->max_events ? limits->max_events : REPORT_QUEUE_EVENTS;
-	r->lim.max_bytes = limits && limits->max_bytes ? limits->max_bytes : REPORT_QUEUE_BYTES;
-	r->lim.max_rows = limits && limits->max_rows ? limits->max_rows : REPORT_MAX_ROWS;
-	rc = storage_open(srv->cfg->st_data_dir, srv->cfg->st_content_dir, &r->st, e);
-	if (rc < 0) {
-		free(r);
-		return rc;
-	}
-	pthread_mutex_init(&r->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->wake, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_cond_init(&r->idle, NULL);
-	rc = pthread_create(&r->thread, NULL, writer_main, r);
-	if (rc != 0) {
-		pthread_cond_destroy(&r->idle);
-		pthread_cond_destroy(&r->wake);
-		pthread_mutex_destroy(&r->lock);
-		storage_close(r->st);
-		free(r);
-		return err_set(e, -rc, "cannot start the event writer: %s", strerror(rc));
-	}
-	srv->report = r;
-	return 0;
-}
-
-void server_report_stop(struct server *srv)
-{
-	struct server_report *r = srv != NULL ? srv->report : NULL;
-
-	if (r == NULL)
-		return;
-	pthread_mutex_lock(&r->lock);
-	r->stop = 1;
-	pthread_cond_signal(&r->wake);
-	pthread_mutex_unlock(&r->lock);
-	pthread_join(r->thread, NULL);
-	if (r->stats.dropped > 0 || r->stats.failed > 0)
-		log_warn("report", "event writer stopped written=%llu dropped=%llu failed=%llu",
-			 (unsigned long long)r->stats.written, (unsigned long long)r->stats.dropped,
-			 (unsigned long long)r->stats.failed);
-	items_free(r->head);
-	storage_close(r->st);
-	pthread_cond_destroy(&r->idle);
-	pthread_cond_destroy(&r->wake);
-	pthread_mutex_destroy(&r->lock);
-	free(r);
-	srv->report = NULL;
-}
-
-void server_report_flush(struct server *srv)
-{
-	struct server_report *r = srv->report;
-	uint64_t want;
-
-	if (r == NULL)
-		return;
-	pthread_mutex_lock(&r->lock);
-	want = ++r->flush_req;
-	pthread_cond_signal(&r->wake);
-	while (r->flush_done < want)
-		pthread_cond_wait(&r->idle, &r->lock);
-	pthread_mutex_unlock(&r->lock);
-}
-
-void server_report_hold(struct server *srv, int hold)
-{
-	struct server_report *r = srv->report;
-
-	if (r == NULL)
-		return;
-	pthread_mutex_lock(&r->lock);
-	r->hold = hold;
-	pthread_cond_signal(&r->wake);
-	pthread_mutex_unlock(&r->lock);
-}
-
-void server_report_get_stats(struct server *srv, struct server_report_stats *out)
-{
-	struct server_report *r = srv->report;
-
-	memset(out, 0, sizeof(*out));
-	if (r == NULL)
-		return;
-	pthread_mutex_lock(&r->lock);
-	*out = r->stats;
-	out->depth = r->depth;
-	pthread_mutex_unlock(&r->lock);
-}
-
-/* Queue a batch, or drop it whole when it does not fit (design note 3).
- * The list is the queue's either way. 0, or -ENOSPC when dropped. */
-static int enqueue(struct server_report *r, struct report_item *list, size_t n, size_t bytes,
-		   const char *computer)
-{
-	struct report_item *last = list;
-	int64_t now;
-
-	pthread_mutex_lock(&r->lock);
-	if (r->depth + n > r->lim.max_events || r->bytes + bytes > r->lim.max_bytes) {
-		r->stats.dropped += n;
-		r->drop_unlogged += n;
-		now = mono_ms();
-		if (r->drop_logged == 0 || now - r->drop_logged >= REPORT_DROP_LOG_MS) {
-			log_warn("report", "event queue full, batch refused computer=%s events=%zu "
-				 "dropped_since_last=%llu dropped_total=%llu depth=%zu", computer, n,
-				 (unsigned long long)r->drop_unlogged, (unsigned long long)r->stats.dropped,
-				 r->depth);
-			r->drop_logged = now;
-			r->drop_unlogged = 0;
-		}
-		pthread_mutex_unlock(&r->lock);
-		items_free(list);
-		return -ENOSPC;
-	}
-	while (last->next != NULL)
-		last = last->next;
-	if (r->tail != NULL)
-		r->tail->next = list;
-	else
-		r->head = list;
-	r->tail = last;
-	r->depth += n;
-	r->bytes += bytes;
-	r->stats.queued += n;
-	pthread_cond_signal(&r->wake);
-	pthread_mutex_unlock(&r->lock);
-	return 0;
 }
 
 /*---- Reading a ReportingEvent ----*/
@@ -674,17 +391,6 @@ static int read_event(xmlNodePtr x, const char *computer, int64_t now, struct re
 
 /*---- The operations ----*/
 
-/* Without a writer (handler-level harnesses), on the request's handle. */
-static int write_now(struct server_req *req, struct report_item *list, struct server_fault *f)
-{
-	uint64_t written = 0, duplicates = 0, failed = 0;
-
-	write_items(req->st, list, &written, &duplicates, &failed);
-	if (failed > 0)
-		return server_fault_set(f, PROTOCOL_ERR_INTERNAL, "events could not be stored");
-	return 0;
-}
-
 struct batch {
 	struct report_item *head, *tail;
 	size_t n, bytes, skipped;
@@ -725,6 +431,62 @@ static int read_batch(xmlNodePtr list, const char *computer, struct batch *b, st
 	return 0;
 }
 
+/* Design note 4: a status list in the stored MiscData is cut to its length
+ * ("V=#47"); the other tags, and lists too short to hold a GUID, stay as
+ * they were, so the text never grows. */
+static void compact_misc(char *misc)
+{
+	char *w = misc;
+
+	for (const char *p = misc; *p != '\0';) {
+		size_t n = strcspn(p, "\n"), ids = 0;
+		int list = 0;
+
+		for (size_t i = 0; i < sizeof(status_lists) / sizeof(status_lists[0]); i++)
+			list |= p[0] == status_lists[i].tag && n >= 2 + 36 && p[1] == '=';
+		if (w != misc)
+			*w++ = '\n';
+		if (list) {
+			for (size_t i = 2; i < n; i++)
+				ids += p[i] == ';';
+			ids += n > 2 && p[n - 1] != ';';
+			w += sprintf(w, "%c=#%zu", p[0], ids);
+		} else {
+			memmove(w, p, n);
+			w += n;
+		}
+		p += n + (p[n] == '\n');
+	}
+	*w = '\0';
+}
+
+static void compact_lists(struct report_item *list)
+{
+	for (struct report_item *it = list; it != NULL; it = it->next)
+		if (it->ev.event_id == EVENT_AGENT_STATUS && it->misc != NULL)
+			compact_misc(it->misc);
+}
+
+static void release_items(void *list)
+{
+	items_free(list);
+}
+
+/* Hand the batch's events to the writer (design note 3): 1 stored, 0 not. */
+static int store_batch(struct server_req *req, const char *computer, struct batch *b)
+{
+	struct storage_report_event *ev = malloc(b->n * sizeof(*ev));
+	size_t i = 0;
+
+	if (ev == NULL) {
+		items_free(b->head);
+		return -ENOMEM;
+	}
+	for (struct report_item *it = b->head; it != NULL; it = it->next)
+		ev[i++] = it->ev;
+	return server_report_store(req, computer, ev, b->n, b->bytes, release_items, b->head);
+}
+
 static int answer_bool(struct wsus_buf *out, const char *op, int value)
 {
 	return wsus_buf_printf(out, "<%sResponse xmlns=\"%s\"><%sResult>%s</%sResult></%sResponse>", op,
@@ -751,12 +513,15 @@ int server_report_event_batch(struct server_req *req, struct protocol_soap_msg *
 	rc = read_batch(protocol_soap_child(msg->op, "eventBatch"), c.subject, &b, f);
 	if (rc < 0)
 		return rc;
-	if (b.head != NULL && req->srv->report != NULL)
-		accepted = enqueue(req->srv->report, b.head, b.n, b.bytes, c.subject) == 0;
-	else if (b.head != NULL)
-		rc = write_now(req, b.head, f);
-	if (rc < 0)
-		return rc;
+	if (b.head != NULL) {
+		compact_lists(b.head);
+		rc = store_batch(req, c.subject, &b);
+		if (rc < 0) {
+			server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+			return rc;
+		}
+		accepted = rc;
+	}
 	log_debug("report", "event batch computer=%s events=%zu skipped=%zu accepted=%d peer=%s", c.subject,
 		  b.n, b.skipped, accepted, req->peer[0] ? req->peer : "-");
 	return answer_bool(out, "ReportEventBatch", accepted);

@@ -404,6 +404,29 @@ static void set_cookie(struct tclient *c, xmlDocPtr d, const char *path)
 	c->cookie = v;
 }
 
+char *tclient_register(struct tclient *c, int *status)
+{
+	char op[4096];
+
+	snprintf(op, sizeof(op), "<RegisterComputer xmlns=\"" PROTOCOL_NS_CLIENT "\"><cookie>"
+		 "<Expiration>2030-01-01T00:00:00Z</Expiration><EncryptedData>%s</EncryptedData></cookie>"
+		 "<computerInfo><DnsName>host.example.test</DnsName><OSMajorVersion>10</OSMajorVersion>"
+		 "<OSMinorVersion>0</OSMinorVersion><OSBuildNumber>22631</OSBuildNumber>"
+		 "<OSServicePackMajorNumber>0</OSServicePackMajorNumber>"
+		 "<OSServicePackMinorNumber>0</OSServicePackMinorNumber><OSLocale>en-US</OSLocale>"
+		 "<ComputerManufacturer>Contoso</ComputerManufacturer><ComputerModel>VM</ComputerModel>"
+		 "<BiosVersion>1.0</BiosVersion><BiosName>BIOS</BiosName>"
+		 "<BiosReleaseDate>2020-01-01T00:00:00</BiosReleaseDate>"
+		 "<ProcessorArchitecture>AMD64</ProcessorArchitecture><SuiteMask>256</SuiteMask>"
+		 "<OldProductType>1</OldProductType><NewProductType>48</NewProductType>"
+		 "<SystemMetrics>0</SystemMetrics><ClientVersionMajorNumber>1023</ClientVersionMajorNumber>"
+		 "<ClientVersionMinorNumber>0</ClientVersionMinorNumber>"
+		 "<ClientVersionBuildNumber>22621</ClientVersionBuildNumber>"
+		 "<ClientVersionQfeNumber>1</ClientVersionQfeNumber><OSDescription>Windows 11 Pro"
+		 "</OSDescription></computerInfo></RegisterComputer>", c->cookie);
+	return tsrv_call(c->t, &server_client_service, op, status);
+}
+
 void tclient_handshake(struct tclient *c, int do_register)
 {
 	char op[4096], *resp, *v;
@@ -447,24 +470,7 @@ void tclient_handshake(struct tclient *c, int do_register)
 	free(resp);
 	if (!do_register)
 		return;
-
-	snprintf(op, sizeof(op), "<RegisterComputer xmlns=\"" PROTOCOL_NS_CLIENT "\"><cookie>"
-		 "<Expiration>2030-01-01T00:00:00Z</Expiration><EncryptedData>%s</EncryptedData></cookie>"
-		 "<computerInfo><DnsName>host.example.test</DnsName><OSMajorVersion>10</OSMajorVersion>"
-		 "<OSMinorVersion>0</OSMinorVersion><OSBuildNumber>22631</OSBuildNumber>"
-		 "<OSServicePackMajorNumber>0</OSServicePackMajorNumber>"
-		 "<OSServicePackMinorNumber>0</OSServicePackMinorNumber><OSLocale>en-US</OSLocale>"
-		 "<ComputerManufacturer>Contoso</ComputerManufacturer><ComputerModel>VM</ComputerModel>"
-		 "<BiosVersion>1.0</BiosVersion><BiosName>BIOS</BiosName>"
-		 "<BiosReleaseDate>2020-01-01T00:00:00</BiosReleaseDate>"
-		 "<ProcessorArchitecture>AMD64</ProcessorArchitecture><SuiteMask>256</SuiteMask>"
-		 "<OldProductType>1</OldProductType><NewProductType>48</NewProductType>"
-		 "<SystemMetrics>0</SystemMetrics><ClientVersionMajorNumber>1023</ClientVersionMajorNumber>"
-		 "<ClientVersionMinorNumber>0</ClientVersionMinorNumber>"
-		 "<ClientVersionBuildNumber>22621</ClientVersionBuildNumber>"
-		 "<ClientVersionQfeNumber>1</ClientVersionQfeNumber><OSDescription>Windows 11 Pro"
-		 "</OSDescription></computerInfo></RegisterComputer>", c->cookie);
-	resp = tsrv_call(c->t, &server_client_service, op, &status);
+	resp = tclient_register(c, &status);
 	assert_int_equal(status, 200);
 	free(resp);
 }

@@ -81,6 +81,8 @@ struct tclient {
 };
 void tclient_init(struct tclient *c, struct tsrv *t, const char *id, const char *group);
 void tclient_free(struct tclient *c);
+/* RegisterComputer with the client's cookie; returns the answer. */
+char *tclient_register(struct tclient *c, int *status);
 /* GetConfig, GetAuthorizationCookie, GetCookie (and RegisterComputer). */
 void tclient_handshake(struct tclient *c, int do_register);
 /* The SyncUpdates body for the client's lists (extra: inserted in parameters). */

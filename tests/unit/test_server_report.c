@@ -7,8 +7,10 @@
  *           events land, duplicates once, faults: cookie, ConfigChanged,
  *           parameters; the other client operations),
  *         2 update status derived from events (per-update events, the 156
- *           lists, ordering by the client's clock, unregistered computers),
- *         3 the writer (a full queue drops and does not block, stop drains,
+ *           lists, ordering by the client's clock, unregistered computers
+ *           refused),
+ *         3 the writer (true only after the commit; a full queue drops and
+ *           does not block, stop drains, a late commit is answered false,
  *           retention by age and count),
  *         4 over HTTPS: with client_cert_allow set, ReportEventBatch is open
  *           and the rollups are not; Xpress and gzip answers decode.
@@ -29,138 +31,10 @@
 #include <libxml/xmlschemas.h>
 
 #include "server.h"
-#include "test_server_client_util.h"
+#include "test_server_report_util.h"
 #include "test_xpress_decoder.h"
 
-#define REPORT_PATH "/ReportingWebService/ReportingWebService.asmx"
-#define EX16 "16-ReportEventBatch-Event148-request.xml"
-#define EX17 "17-ReportEventBatch-Event147-156-request.xml"
-#define EX18 "18-ReportEventBatch-Event183-202-147-156-request.xml"
-
 /*---- Helpers ----*/
-
-static xmlSchemaPtr reporting_schema(void)
-{
-	static xmlSchemaPtr s;
-	xmlSchemaParserCtxtPtr pc;
-	xmlExternalEntityLoader prev;
-
-	if (s != NULL)
-		return s;
-	/* protocol/ refuses external loads; the schema imports a local file */
-	protocol_xml_init();
-	prev = xmlGetExternalEntityLoader();
-	xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
-	pc = xmlSchemaNewParserCtxt(WSUS_SHARED_DIR "/spec/wsdl/ReportingWebService.xsd");
-	assert_non_null(pc);
-	s = xmlSchemaParse(pc);
-	xmlSchemaFreeParserCtxt(pc);
-	xmlSetExternalEntityLoader(prev);
-	assert_non_null(s);
-	return s;
-}
-
-static xmlNodePtr first_element(xmlNodePtr n)
-{
-	for (; n != NULL; n = n->next)
-		if (n->type == XML_ELEMENT_NODE)
-			return n;
-	return NULL;
-}
-
-/* The Body's first child, alone in a document, against ReportingWebService.xsd. */
-static void validate_reporting(const char *text)
-{
-	xmlDocPtr doc = tx_parse(text), one;
-	xmlNodePtr body = first_element(xmlDocGetRootElement(doc)->children), copy;
-	xmlSchemaValidCtxtPtr vc;
-	int rc;
-
-	assert_non_null(body);
-	assert_non_null(first_element(body->children));
-	one = xmlNewDoc(BAD_CAST "1.0");
-	copy = xmlDocCopyNode(first_element(body->children), one, 1);
-	xmlDocSetRootElement(one, copy);
-	xmlReconciliateNs(one, copy);
-	vc = xmlSchemaNewValidCtxt(reporting_schema());
-	rc = xmlSchemaValidateDoc(vc, one);
-	xmlSchemaFreeValidCtxt(vc);
-	if (rc != 0)
-		fail_msg("answer does not validate against ReportingWebService.xsd: %.2000s", text);
-	xmlFreeDoc(one);
-	xmlFreeDoc(doc);
-}
-
-/* POST a whole envelope to Reporting; a 200 answer is schema-checked. */
-static char *report_post(struct tsrv *t, const char *body, int *status)
-{
-	struct server_req req;
-	struct server_resp resp;
-	char *out;
-
-	memset(&req, 0, sizeof(req));
-	memset(&resp, 0, sizeof(resp));
-	req.srv = &t->srv;
-	req.method = "POST";
-	req.path = REPORT_PATH;
-	req.body = body;
-	req.body_len = strlen(body);
-	req.st = t->st;
-	req.tls = 1;
-	snprintf(req.peer, sizeof(req.peer), "192.0.2.20");
-	server_soap_dispatch(&req, &server_reporting_service, &resp);
-	*status = resp.status;
-	out = wsus_buf_steal(&resp.body, NULL);
-	assert_non_null(out);
-	if (resp.status == 200)
-		validate_reporting(out);
-	return out;
-}
-
-/* An example request with the client's cookie in it. */
-static char *example_for(const struct tclient *c, const char *file)
-{
-	char *ex = tx_example(file), *body = tx_replace_text(ex, "EncryptedData", c->cookie);
-
-	free(ex);
-	return body;
-}
-
-/* Post an example (or any body) and expect ReportEventBatchResult. */
-static void report_ok(struct tsrv *t, const char *body, const char *want)
-{
-	int status;
-	char *resp = report_post(t, body, &status), expect[128];
-
-	if (status != 200)
-		fail_msg("ReportEventBatch failed: %.1500s", resp);
-	snprintf(expect, sizeof(expect), "<ReportEventBatchResult>%s</ReportEventBatchResult>", want);
-	assert_non_null(strstr(resp, expect));
-	free(resp);
-}
-
-static void report_fault(struct tsrv *t, const char *body, const char *code)
-{
-	int status;
-	char *resp = report_post(t, body, &status), *got;
-
-	assert_int_equal(status, 500);
-	got = tx_fault_code(resp);
-	if (got == NULL || strcmp(got, code) != 0)
-		fail_msg("want %s, got %s: %.1000s", code, got ? got : "no ErrorCode", resp);
-	free(got);
-	free(resp);
-}
-
-static struct storage_report_summary summary(struct tsrv *t)
-{
-	struct storage_report_summary s;
-	struct err e = { 0 };
-
-	if (storage_report_summary(t->st, &s, &e) < 0)
-		fail_msg("summary: %s", e.msg);
-	return s;
-}
 
 struct status_row {
 	char update_id[WSUS_GUID_LEN];
@@ -225,57 +99,6 @@ static size_t installed_in_example(const char *file, char (*out)[WSUS_GUID_LEN],
 	free(ex);
 	return n;
 }
-
-/* A ReportEventBatch body of raw ReportingEvent elements. */
-static char *batch_body(const struct tclient *c, const char *events)
-{
-	struct wsus_buf b;
-
-	wsus_buf_init(&b, 1u << 22);
-	assert_int_equal(wsus_buf_printf(&b, "<soap:Envelope xmlns:soap=\"" PROTOCOL_NS_SOAP11 "\""
-					 " xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soap:Body>"
-					 "<ReportEventBatch xmlns=\"" PROTOCOL_NS_SD "\"><cookie>"
-					 "<Expiration>2030-01-01T00:00:00Z</Expiration><EncryptedData>%s"
-					 "</EncryptedData></cookie><clientTime>2025-03-01T12:00:00</clientTime>"
-					 "<eventBatch>%s</eventBatch></ReportEventBatch></soap:Body>"
-					 "</soap:Envelope>", c->cookie, events), 0);
-	return wsus_buf_steal(&b, NULL);
-}
-
-/* One ReportingEvent; misc is a list of <string> elements or "". */
-static void add_event(struct wsus_buf *b, const char *instance, int event_id, const char *uid,
-		      const char *when, const char *misc)
-{
-	assert_int_equal(wsus_buf_printf(b, "<ReportingEvent><BasicData><TargetID><Sid>someone-else</Sid>"
-					 "</TargetID><SequenceNumber>0</SequenceNumber><TimeAtTarget>%s"
-					 "</TimeAtTarget><EventInstanceID>%s</EventInstanceID>"
-					 "<NamespaceID>1</NamespaceID><EventID>%d</EventID><SourceID>101"
-					 "</SourceID><UpdateID><UpdateID>%s</UpdateID><RevisionNumber>1"
-					 "</RevisionNumber></UpdateID><Win32HResult>0</Win32HResult>"
-					 "<AppName>AutomaticUpdates</AppName></BasicData><ExtendedData>"
-					 "<MiscData>%s</MiscData><ProcessorArchitecture>Amd64Compatible"
-					 "</ProcessorArchitecture><OSVersion><Major>10</Major><Minor>0</Minor>"
-					 "<Build>22631</Build><Revision>0</Revision><ServicePackMajor>0"
-					 "</ServicePackMajor><ServicePackMinor>0</ServicePackMinor></OSVersion>"
-					 "<OSLocaleID>1033</OSLocaleID></ExtendedData><PrivateData />"
-					 "</ReportingEvent>", when, instance, event_id,
-					 uid ? uid : "00000000-0000-0000-0000-000000000000", misc), 0);
-}
-
-static void start_writer(struct tsrv *t, const struct server_report_limits *lim)
-{
-	struct err e = { 0 };
-
-	if (server_report_start(&t->srv, lim, &e) < 0)
-		fail_msg("writer: %s", e.msg);
-}
-
-#define U1 "11111111-1111-1111-1111-111111111111"
-#define U2 "22222222-2222-2222-2222-222222222222"
-#define U3 "33333333-3333-3333-3333-333333333333"
-#define U4 "44444444-4444-4444-4444-444444444444"
-#define U5 "55555555-5555-5555-5555-555555555555"
-#define U6 "66666666-6666-6666-6666-666666666666"
 
 /*---- 1 the examples ----*/
 
@@ -603,8 +426,8 @@ static void test_status_snapshot(void **state)
 }
 
 /* 2.3 the examples' 156 lists: every V= update of example 17 is installed
- * for the reporting computer; a computer that never registered gets its
- * events logged but no status */
+ * for the reporting computer; a computer that never registered is answered
+ * false and nothing of it is stored */
 static void test_status_examples(void **state)
 {
 	static char v17[128][WSUS_GUID_LEN];
@@ -630,11 +453,11 @@ static void test_status_examples(void **state)
 	for (size_t i = 0; i < n17; i++)
 		assert_int_equal(status_of(&s, v17[i]), 4);
 	body = example_for(&u, EX18);
-	report_ok(&t, body, "true");
+	report_ok(&t, body, "false");
 	free(body);
 	load_status(&t, "client-unregistered", &s);
 	assert_int_equal(s.n, 0);
-	assert_int_equal(summary(&t).events, 6);
+	assert_int_equal(summary(&t).events, 2);
 	assert_int_equal(summary(&t).computers_reporting, 1);
 	tclient_free(&a);
 	tclient_free(&u);
@@ -643,17 +466,20 @@ static void test_status_examples(void **state)
 
 /*---- 3 the writer ----*/
 
-/* 3.1 a full queue: with the writer held, a batch that does not fit is
- * answered false at once (counted as dropped), the queued one is stored
- * when the writer runs again; a batch bigger than the whole queue too */
+/* 3.1 a full queue: with the writer held, a request waits for its commit
+ * while a batch that does not fit is answered false at once (counted as
+ * dropped), one bigger than the whole queue too; released, the waiting
+ * request is answered true once its events are stored */
 static void test_queue_full(void **state)
 {
 	struct server_report_limits lim = { .max_events = 3 };
 	struct server_report_stats st;
 	struct tsrv t;
 	struct tclient a;
-	char *b16, *b17, *b18;
+	struct tpost p;
+	char *b16, *b17, *b18, *resp;
 	int64_t t0;
+	int status;
 
 	(void)state;
 	tsrv_open(&t, NULL);
@@ -664,7 +490,8 @@ static void test_queue_full(void **state)
 	b17 = example_for(&a, EX17);
 	b18 = example_for(&a, EX18);
 	server_report_hold(&t.srv, 1);
-	report_ok(&t, b16, "true");              /* 2 of 3 */
+	tpost_start(&p, &t, b16);                /* 2 of 3, waiting */
+	wait_queued(&t, 2);
 	t0 = wsus_now_ms();
 	report_ok(&t, b17, "false");             /* 2 more do not fit */
 	report_ok(&t, b18, "false");             /* 4 never fit */
@@ -675,10 +502,12 @@ static void test_queue_full(void **state)
 	assert_int_equal(st.depth, 2);
 	assert_int_equal(summary(&t).events, 0);
 	server_report_hold(&t.srv, 0);
-	server_report_flush(&t.srv);
+	resp = tpost_join(&p, &status);
+	assert_int_equal(status, 200);
+	assert_int_equal(report_result(resp), 1);
+	free(resp);
 	assert_int_equal(summary(&t).events, 2);
 	report_ok(&t, b17, "true");              /* room again */
-	server_report_flush(&t.srv);
 	assert_int_equal(summary(&t).events, 4);
 	free(b16);
 	free(b17);
@@ -688,12 +517,15 @@ static void test_queue_full(void **state)
 	tsrv_close(&t);
 }
 
-/* 3.2 stopping the writer stores what is still queued */
+/* 3.2 stopping the writer stores what is still queued and answers its
+ * request true */
 static void test_stop_drains(void **state)
 {
 	struct tsrv t;
 	struct tclient a;
-	char *body;
+	struct tpost p;
+	char *body, *resp;
+	int status;
 
 	(void)state;
 	tsrv_open(&t, NULL);
@@ -702,11 +534,53 @@ static void test_stop_drains(void **state)
 	start_writer(&t, NULL);
 	server_report_hold(&t.srv, 1);
 	body = example_for(&a, EX18);
-	report_ok(&t, body, "true");
-	free(body);
+	tpost_start(&p, &t, body);
+	wait_queued(&t, 4);
 	assert_int_equal(summary(&t).events, 0);
 	server_report_stop(&t.srv);
+	resp = tpost_join(&p, &status);
+	assert_int_equal(report_result(resp), 1);
+	free(resp);
+	free(body);
 	assert_int_equal(summary(&t).events, 4);
+	tclient_free(&a);
+	tsrv_close(&t);
+}
+
+/* 3.3 a commit that does not come within ack_wait_ms is answered false;
+ * the batch is stored later all the same, and the client's resend is then
+ * answered true without storing anything twice */
+static void test_ack_timeout(void **state)
+{
+	struct server_report_limits lim = { .ack_wait_ms = 300 };
+	struct server_report_stats st;
+	struct tsrv t;
+	struct tclient a;
+	char *body;
+	int64_t t0;
+
+	(void)state;
+	tsrv_open(&t, NULL);
+	tclient_init(&a, &t, "client-late", NULL);
+	tclient_handshake(&a, 1);
+	start_writer(&t, &lim);
+	server_report_hold(&t.srv, 1);
+	body = example_for(&a, EX18);
+	t0 = wsus_now_ms();
+	report_ok(&t, body, "false");
+	assert_true(wsus_now_ms() - t0 >= 250);
+	server_report_get_stats(&t.srv, &st);
+	assert_int_equal(st.timed_out, 1);
+	assert_int_equal(st.depth, 4);
+	server_report_hold(&t.srv, 0);
+	server_report_flush(&t.srv);
+	assert_int_equal(summary(&t).events, 4);
+	report_ok(&t, body, "true");
+	server_report_get_stats(&t.srv, &st);
+	assert_int_equal(st.written, 4);
+	assert_int_equal(st.duplicates, 4);
+	free(body);
+	server_report_stop(&t.srv);
 	tclient_free(&a);
 	tsrv_close(&t);
 }
@@ -735,7 +609,7 @@ static size_t put_events(struct tsrv *t, const char *prefix, size_t n, int64_t r
 	return inserted;
 }
 
-/* 3.3 retention: the writer prunes events received before
+/* 3.4 retention: the writer prunes events received before
  * event_retention_days when it starts (and hourly); the count cap keeps the
  * newest rows */
 static void test_retention(void **state)
@@ -908,6 +782,21 @@ static const char rollup_env[] =
 	"</EncryptedData></cookie><clientTime>2025-01-01T00:00:00Z</clientTime><downstreamServers />"
 	"</RollupDownstreamServers></soap:Body></soap:Envelope>";
 
+/* Register a computer directly in the fixture's store (what RegisterComputer does). */
+static void register_direct(const struct fixture *f, const char *id)
+{
+	struct storage_client_computer c;
+	struct storage *st = NULL;
+	struct err e = { 0 };
+
+	memset(&c, 0, sizeof(c));
+	c.computer_id = id;
+	assert_int_equal(storage_open(f->cfg->st_data_dir, f->cfg->st_content_dir, &st, &e), 0);
+	if (storage_client_register(st, &c, 0, NULL, &e) < 0)
+		fail_msg("register %s: %s", id, e.msg);
+	storage_close(st);
+}
+
 /* A client cookie sealed with the running server's key, issued now (after
  * GetConfig fixed LastChange). */
 static char *sealed_cookie(const struct fixture *f, const char *client)
@@ -957,6 +846,7 @@ static void test_https_gate(void **state)
 	https_post(f, "/ClientWebService/Client.asmx", get_config_env, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 200);
 	wsus_buf_free(&r.body);
+	register_direct(f, "https-client");
 	cookie = sealed_cookie(f, "https-client");
 	body = tx_replace_text(ex, "EncryptedData", cookie);
 	https_post(f, REPORT_PATH, body, NULL, NULL, 0, &r);
@@ -993,6 +883,7 @@ static void test_https_compression(void **state)
 	free(dec);
 	wsus_buf_free(&r.body);
 
+	register_direct(f, "compressed-client");
 	cookie = sealed_cookie(f, "compressed-client");
 	body = tx_replace_text(ex, "EncryptedData", cookie);
 	https_post(f, REPORT_PATH, body, "xpress", NULL, 0, &r);
@@ -1028,6 +919,7 @@ int main(void)
 		cmocka_unit_test(test_status_examples),
 		cmocka_unit_test(test_queue_full),
 		cmocka_unit_test(test_stop_drains),
+		cmocka_unit_test(test_ack_timeout),
 		cmocka_unit_test(test_retention),
 	};
 	const struct CMUnitTest https[] = {
