@@ -391,9 +391,14 @@ void server_report_stop(struct server *srv)
 	pthread_mutex_unlock(&r->lock);
 	pthread_join(r->thread, NULL);
 	if (r->stats.dropped > 0 || r->stats.failed > 0 || r->stats.refused > 0)
-		log_warn("report", "event writer stopped written=%llu dropped=%llu refused=%llu failed=%llu",
-			   (unsigned long long)r->stats.written, (unsigned long long)r->stats.dropped,
-			   (unsigned long long)r->stats.refused, (unsigned long long)r->stats.failed);
+		log_warn("report", "event writer stopped written=%llu dropped=%llu refused=%llu failed=%llu "
+			 "timed_out=%llu", (unsigned long long)r->stats.written, (unsigned long long)r->stats.dropped,
+			 (unsigned long long)r->stats.refused, (unsigned long long)r->stats.failed,
+			 (unsigned long long)r->stats.timed_out);
+	else
+		log_info("report", "event writer stopped written=%llu duplicates=%llu commits=%llu timed_out=%llu",
+			 (unsigned long long)r->stats.written, (unsigned long long)r->stats.duplicates,
+			 (unsigned long long)r->stats.commits, (unsigned long long)r->stats.timed_out);
 	srv->report = NULL;
 	report_free(r);
 }
