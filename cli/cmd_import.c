@@ -9,6 +9,11 @@
  * with its file name and nothing changes. --keep-going skips what is bad,
  * lists it, and imports the rest. Importing the same directory twice changes
  * nothing (revision puts and content imports are idempotent).
+ *
+ * Origin is immutable: a replica takes metadata from its upstream only, so
+ * import is refused there before anything is opened; on an autonomous server
+ * a document may be added but never replace one an upstream delivered
+ * (storage_revision_put refuses it, naming both origins).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -303,6 +308,10 @@ int cmd_import(struct cli *c, int argc, char **argv)
 		return cli_usage(synopsis);
 	r.dir = argv[optind];
 	origin.source = r.dir;
+	if (c->cfg->up_url != NULL && c->cfg->up_mode == WSUS_MODE_REPLICA)
+		return cli_fail("import refused: this server is a replica of %s and takes update metadata "
+				"from it only (origin is immutable); nothing was imported "
+				"(set [upstream] mode = autonomous to add local updates)", c->cfg->up_url);
 
 	if (list_dir(r.dir, ".xml", &docs, &n_docs, &e) < 0)
 		return cli_fail("%s", e.msg);

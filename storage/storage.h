@@ -62,7 +62,9 @@ int storage_state_set(struct storage *st, const char *key, const char *value, st
  * supersedence and driver rows. A new (UpdateID, RevisionNumber) gets the next
  * RevisionID (never reused). Putting the same revision again with the same XML
  * changes nothing (*changed = 0); with different XML the stored one is
- * replaced, keeping its RevisionID (*changed = 1). */
+ * replaced, keeping its RevisionID (*changed = 1) -- except that a local
+ * origin (origin NULL or origin->upstream_url NULL) never replaces a document
+ * an upstream delivered: -EPERM, naming both origins, nothing changed. */
 int storage_revision_put(struct storage *st, const struct wsus_update *u,
 			 const struct storage_origin *origin,
 			 int64_t *revision_id /* OUT, may be NULL */,

@@ -63,7 +63,8 @@ static int validate(const struct wsus_update *u, char uid[WSUS_GUID_LEN], struct
 /*---- Revision row ----*/
 
 static const char SQL_REV_FIND[] =
-	"SELECT revision_id, xml_sha1 FROM revision WHERE update_id = ?1 AND revision_number = ?2";
+	"SELECT revision_id, xml_sha1, origin_upstream, origin_cert_sha256, origin_source FROM revision"
+	" WHERE update_id = ?1 AND revision_number = ?2";
 
 /* Parameters shared by insert and replace: ?1 update_id .. ?24 origin_source. */
 #define REV_VALUES \
@@ -127,9 +128,18 @@ static int bind_revision(sqlite3_stmt *s, const struct wsus_update *u, const cha
 	return rc;
 }
 
-/* *found = 1 and the id and stored digest when (uid, rev) is in the catalogue. */
-static int find_revision(struct storage *st, const char *uid, int rev, int64_t *id,
-			 uint8_t sha1[WSUS_SHA1_LEN], int *found, struct err *e)
+/* What find_revision learns about a stored revision. */
+struct stored_rev {
+	int64_t id;
+	uint8_t sha1[WSUS_SHA1_LEN];
+	int     from_upstream;        /* origin_upstream is set */
+	char    upstream[256];        /* origin_upstream, truncated */
+	char    cert[2 * WSUS_SHA256_LEN + 1];  /* origin_cert_sha256 or "" */
+};
+
+/* *found = 1 and what is stored when (uid, rev) is in the catalogue. */
+static int find_revision(struct storage *st, const char *uid, int rev, struct stored_rev *out,
+			 int *found, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = st_prepare(st, SQL_REV_FIND, &s, e);
@@ -141,16 +151,33 @@ static int find_revision(struct storage *st, const char *uid, int rev, int64_t *
 	rc = sqlite3_step(s);
 	*found = rc == SQLITE_ROW;
 	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(s, 0);
-		memset(sha1, 0, WSUS_SHA1_LEN);
+		memset(out, 0, sizeof(*out));
+		out->id = sqlite3_column_int64(s, 0);
 		if (sqlite3_column_bytes(s, 1) == WSUS_SHA1_LEN)
-			memcpy(sha1, sqlite3_column_blob(s, 1), WSUS_SHA1_LEN);
+			memcpy(out->sha1, sqlite3_column_blob(s, 1), WSUS_SHA1_LEN);
+		out->from_upstream = sqlite3_column_type(s, 2) != SQLITE_NULL;
+		st_column_copy(s, 2, out->upstream, sizeof(out->upstream));
+		st_column_copy(s, 3, out->cert, sizeof(out->cert));
 		rc = 0;
 	} else {
 		rc = rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "look up revision");
 	}
 	st_stmt_done(s);
 	return rc;
+}
+
+/* Origin is immutable: a document an upstream delivered is never replaced
+ * by a local one (a replacement with other bytes, DESIGN.md trust 7). */
+static int refuse_local_replacement(const struct stored_rev *old, const struct storage_origin *o,
+				    struct err *e)
+{
+	if (!old->from_upstream || (o != NULL && o->upstream_url != NULL))
+		return 0;
+	return err_set(e, -EPERM,
+		       "refused: the stored document came from upstream %s (certificate sha256=%s); "
+		       "a local import (%s) with other content may not replace it (origin is immutable)",
+		       old->upstream, old->cert[0] ? old->cert : "unknown",
+		       o != NULL && o->source != NULL ? o->source : "no source");
 }
 
 static int write_revision_row(struct storage *st, const struct wsus_update *u, const char *uid,
@@ -565,7 +592,8 @@ int storage_revision_put(struct storage *st, const struct wsus_update *u,
 			 struct err *e)
 {
 	char uid[WSUS_GUID_LEN] = "";
-	uint8_t digest[WSUS_SHA1_LEN], old[WSUS_SHA1_LEN];
+	uint8_t digest[WSUS_SHA1_LEN];
+	struct stored_rev old = { 0 };
 	int64_t id = 0;
 	int rc, found, is_changed = 0;
 
@@ -576,14 +604,17 @@ int storage_revision_put(struct storage *st, const struct wsus_update *u,
 	rc = st_tx_begin(st, e);
 	if (rc < 0)
 		return rc;
-	rc = find_revision(st, uid, u->revision, &id, old, &found, e);
+	rc = find_revision(st, uid, u->revision, &old, &found, e);
 	if (rc < 0)
 		goto fail;
-	if (found && memcmp(old, digest, sizeof(digest)) == 0) {
+	id = old.id;
+	if (found && memcmp(old.sha1, digest, sizeof(digest)) == 0) {
 		rc = refresh_mu_urls(st, u, e);
 	} else {
 		is_changed = 1;
-		rc = write_revision_row(st, u, uid, digest, found, origin, &id, e);
+		rc = found ? refuse_local_replacement(&old, origin, e) : 0;
+		if (rc == 0)
+			rc = write_revision_row(st, u, uid, digest, found, origin, &id, e);
 		if (rc == 0 && found)
 			rc = delete_dependents(st, id, e);
 		if (rc == 0)
