@@ -448,10 +448,12 @@ static void scan_config(const struct cli *c, const struct scan_args *a, struct w
 	sc->up_url = (char *)a->server;
 	if (a->ca != NULL)
 		sc->up_ca_file = (char *)a->ca;
-	if (a->pins != NULL)
+	if (a->pins != NULL) {
 		sc->tr_pin_store = (char *)a->pins;
-	else if (c->cfg->cfg_path == NULL)
+		sc->tr_pin_store_line = 0;       /* not the file's: missing = empty */
+	} else if (c->cfg->cfg_path == NULL) {
 		sc->tr_pin_store = (char *)"";   /* a missing store: empty, not enforced */
+	}
 	if (a->allow_http)
 		sc->tr_allow_http_content = 1;
 }

@@ -60,6 +60,9 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* fail closed before serving anything synced under a store now gone */
+	if (c->cfg->up_url != NULL && config_check_pin_store(c->cfg, &e) < 0)
+		return cli_fail("%s", e.msg);
 	if (server_tls_ensure(c->cfg, fp, &e) < 0)
 		return cli_fail("%s", e.msg);
 	if (server_start(c->cfg, &srv, &e) < 0)

@@ -71,7 +71,7 @@ void log_set_stream(FILE *f)
 
 void log_msg(int level, const char *component, const char *fmt, ...)
 {
-	static const char *names[] = { "error", "warn", "info", "debug" };
+	static const char *names[] = { "error", "warn", "notice", "info", "debug" };
 	char line[2048];
 	va_list ap;
 	FILE *f = log_stream ? log_stream : stderr;
@@ -82,7 +82,7 @@ void log_msg(int level, const char *component, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	/* One write per event so that concurrent threads do not interleave lines. */
-	fprintf(f, "%s %s %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], component, line);
+	fprintf(f, "%s %s %s\n", names[level < 0 ? 0 : level > LOG_DEBUG ? LOG_DEBUG : level], component, line);
 	fflush(f);
 }
 

@@ -43,7 +43,8 @@ void err_clear(struct err *e);
 
 /*---- Logging: one line per event, "level component message key=value..." ----*/
 
-enum log_level { LOG_ERR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+/* NOTICE: normal but significant (e.g. the trust verdict of every sync). */
+enum log_level { LOG_ERR = 0, LOG_WARN = 1, LOG_NOTICE = 2, LOG_INFO = 3, LOG_DEBUG = 4 };
 
 extern int log_verbosity;                 /* messages above this level are dropped */
 void log_set_verbosity(int level);
@@ -53,6 +54,7 @@ void log_msg(int level, const char *component, const char *fmt, ...)
 
 #define log_err(comp, ...)   log_msg(LOG_ERR, comp, __VA_ARGS__)
 #define log_warn(comp, ...)  log_msg(LOG_WARN, comp, __VA_ARGS__)
+#define log_notice(comp, ...) log_msg(LOG_NOTICE, comp, __VA_ARGS__)
 #define log_info(comp, ...)  do { if (log_verbosity >= LOG_INFO) log_msg(LOG_INFO, comp, __VA_ARGS__); } while (0)
 #define log_debug(comp, ...) do { if (log_verbosity >= LOG_DEBUG) log_msg(LOG_DEBUG, comp, __VA_ARGS__); } while (0)
 

@@ -986,6 +986,16 @@ static int cross_check(const struct cfg_load *ld)
 	return 0;
 }
 
+/* Fail closed on the trust settings (config_trust.c). */
+static int check_trust(struct cfg_load *ld)
+{
+	size_t ip = 0;
+
+	key_by_name("trust", "pin_store", &ip);
+	ld->cfg->tr_pin_store_line = ld->line_of[ip];
+	return config_check_pin_store(ld->cfg, ld->e);
+}
+
 /*---- Public API ----*/
 
 int config_default(const char *data_dir, struct wsus_config **out, struct err *e)
@@ -1037,6 +1047,9 @@ int config_load(const char *path, const char *data_dir, struct wsus_config **out
 		rc = err_set(e, -ENOMEM, "out of memory");
 		goto fail;
 	}
+	rc = check_trust(&ld);
+	if (rc < 0)
+		goto fail;
 	free(text);
 	*out = ld.cfg;
 	return 0;

@@ -41,6 +41,7 @@ struct wsus_config {
 
 	/* [trust] */
 	char *tr_pin_store;           /* directory of PEM certificates; default DATADIR/pins */
+	int   tr_pin_store_line;      /* line of the file that set it, 0 = the default */
 	int   tr_enforce_pinning;     /* 1 (default) */
 	char *tr_proxy;               /* the system proxy, NULL = direct */
 	int   tr_allow_user_proxy_fallback; /* 0 (default) */
@@ -79,6 +80,14 @@ int config_default(const char *data_dir, struct wsus_config **out, struct err *e
  * overrides [storage] data_dir. On error *out is untouched and e names
  * "FILE:LINE: [section] key: problem". Caller frees with config_free. */
 int config_load(const char *path, const char *data_dir, struct wsus_config **out, struct err *e);
+
+/* Fail closed on the pin store (config_trust.c): with enforce_pinning, a
+ * pin_store that is not a readable directory is an error naming where it was
+ * set ("FILE:LINE: [trust] pin_store: ..."). A missing store is an error when
+ * the file names it, and the empty store when it is the default. config_load
+ * runs this; run it again before relying on the store. Returns 0, -ENOENT,
+ * -ENOTDIR or another negative errno. */
+int config_check_pin_store(const struct wsus_config *cfg, struct err *e);
 
 /* Write every effective key=value (for `wsus-replica config show`-style output). */
 void config_dump(const struct wsus_config *cfg, FILE *f);

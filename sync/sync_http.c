@@ -426,7 +426,10 @@ int sync_http_new(const struct wsus_config *cfg, struct sync_http **out, struct 
 	if (h == NULL)
 		return err_set(e, -ENOMEM, "out of memory");
 	h->cfg = cfg;
-	rc = sync_pin_store_load(cfg->tr_pin_store, &h->pins, e);
+	/* fail closed: the store may have gone since the configuration was read */
+	rc = config_check_pin_store(cfg, e);
+	if (rc == 0)
+		rc = sync_pin_store_load(cfg->tr_pin_store, &h->pins, e);
 	if (rc < 0)
 		goto fail;
 	if (sync_pin_store_count(h->pins) == 0 && sync_pin_store_skipped(h->pins) > 0) {

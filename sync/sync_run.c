@@ -447,7 +447,7 @@ static void note_verdict(struct sync_ctx *c)
 	snprintf(c->res->cert_sha256, sizeof(c->res->cert_sha256), "%s", v->leaf_sha256);
 	/* A refusal is logged by the client and ends the run with its reason. */
 	if (v->allowed)
-		log_info("sync", "trust upstream=%s route=\"%s\" %s", c->base, sync_http_route(c->http), v->line);
+		log_notice("sync", "trust upstream=%s route=\"%s\" %s", c->base, sync_http_route(c->http), v->line);
 }
 
 /* AUTH .. DEPLOYMENTS: everything before the publishing transaction. */

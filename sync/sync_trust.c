@@ -633,7 +633,7 @@ static void verdict_log(const struct sync_trust *t)
 	switch (v->pin) {
 	case SYNC_PIN_STORE_EMPTY:
 	case SYNC_PIN_MATCHED:
-		log_info("sync", "trust verdict host=%s: %s", t->host, v->line);
+		log_notice("sync", "trust verdict host=%s: %s", t->host, v->line);
 		break;
 	case SYNC_PIN_NOT_PINNED_ALLOWED:
 		log_warn("sync", "trust verdict host=%s: %s", t->host, v->line);

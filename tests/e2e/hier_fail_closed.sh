@@ -2,7 +2,8 @@
 # hier_fail_closed.sh -- a sync that the chain of trust refuses stops before
 # anything is stored: an http:// upstream (refused when the config loads),
 # an upstream whose certificate is trusted but not pinned, and one whose CA
-# is not trusted. Each `sync` exits non-zero with one line on stderr saying
+# is not trusted, and a pin store that is missing, not a directory or
+# unreadable while enforce_pinning = true. Each `sync` exits non-zero with one line on stderr saying
 # why, the log says why too, and `status --json` and the database are the
 # same after as before. (tests/e2e/trust_*.sh prove the client refuses every
 # case of issue 4; this is the sync-level view of a representative subset.)
@@ -63,6 +64,54 @@ refused unpinned "not pinned"
 # 3. a certificate from a CA we do not trust (pinned, even: the chain comes first)
 conf untrusted "$URL" "$T/other.crt" "$T/t0.crt"
 refused untrusted "(TLS verification failed|certificate verify failed|self.signed)"
+
+# 4. fail closed on the pin store (enforce_pinning = true): a store that is
+# missing, not a directory or unreadable is a configuration error naming
+# file:line:key, for every command, and `sync` stores nothing.
+# store_conf NAME DIR: a replica config whose pin_store (line 7) is DIR
+store_conf() {
+  printf '[upstream]\nurl = %s\nca_file = %s\nretries = 0\ntimeout = 10\n[trust]\npin_store = %s\nenforce_pinning = true\n[storage]\ndata_dir = %s\n' \
+    "$URL" "$T/t0.crt" "$2" "$D" > "$T/$1.conf"
+}
+# store_refused NAME WHY [RUNNER...]: sync and pin check fail at config load
+store_refused() {
+  local name=$1 why=$2 before
+  shift 2
+  before=$(sqlite3 "$D/wsus.db" "SELECT (SELECT count(*) FROM revision), (SELECT count(*) FROM sync_stage),
+    (SELECT count(*) FROM sync_history)")
+  "$@" "$W" -c "$T/$name.conf" sync > "$T/$name.out" 2> "$T/$name.err"
+  check "$name: sync exits non-zero" test $? -ne 0
+  contains "$name: the error names file:line:key and why" "$T/$name.err" \
+    "^wsus-replica: $T/$name.conf:7: \\[trust\\] pin_store: .*$why"
+  "$@" "$W" -c "$T/$name.conf" pin check > "$T/$name.pc" 2>&1
+  check "$name: pin check exits non-zero" test $? -ne 0
+  contains "$name: pin check names file:line:key" "$T/$name.pc" "$T/$name.conf:7: \\[trust\\] pin_store"
+  equals "$name: nothing stored" "$(sqlite3 "$D/wsus.db" "SELECT (SELECT count(*) FROM revision),
+    (SELECT count(*) FROM sync_stage), (SELECT count(*) FROM sync_history)")" "$before"
+}
+store_conf nostore "$T/no-such-pins"
+store_refused nostore "does not exist"
+: > "$T/pins-file"
+store_conf filestore "$T/pins-file"
+store_refused filestore "is not a directory"
+# root reads any directory: the unreadable case runs as nobody (setpriv),
+# with the files it needs opened up to it
+if command -v setpriv > /dev/null && id nobody > /dev/null 2>&1; then
+  mkdir -p "$T/unreadable-pins"; cp "$T/t0.crt" "$T/unreadable-pins/"; chmod 000 "$T/unreadable-pins"
+  chmod 755 "$T"; chmod -R a+rwX "$D"
+  store_conf unreadable "$T/unreadable-pins"
+  chmod 644 "$T/unreadable.conf"
+  store_refused unreadable "cannot be read" setpriv --reuid=nobody --regid=nogroup --clear-groups
+  chmod 700 "$T/unreadable-pins"
+else
+  echo "skip unreadable pin store: setpriv or user nobody missing"
+fi
+# the default store (DATADIR/pins, not named in the file) may be absent: the
+# empty store of a fresh install, reported as not enforced
+printf '[upstream]\nurl = %s\nca_file = %s\n[storage]\ndata_dir = %s\n' "$URL" "$T/t0.crt" "$T/fresh.d" > "$T/fresh.conf"
+"$W" -c "$T/fresh.conf" pin list > "$T/fresh.out" 2>&1
+check "default pin store absent: the configuration loads" test $? -eq 0
+contains "  and the store is reported empty, not enforced" "$T/fresh.out" "empty: pinning is not enforced"
 
 # The same data directory then syncs once the trust is right.
 conf good "$URL" "$T/t0.crt" "$T/t0.crt"

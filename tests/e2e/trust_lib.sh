@@ -65,10 +65,13 @@ s_server() {
 }
 
 # write_conf FILE URL PINDIR [EXTRA LINES for [trust]...]: a client config
-# (ca_file = the test CA, no retries unless RETRIES is set)
+# (ca_file = the test CA, no retries unless RETRIES is set); PINDIR is
+# created, as an admin must (a pin_store named in the file that does not
+# exist is a configuration error while enforce_pinning = true)
 write_conf() {
   local f=$1 url=$2 pins=$3
   shift 3
+  mkdir -p "$pins"
   {
     echo "[upstream]"
     echo "url = $url"

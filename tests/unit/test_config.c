@@ -29,7 +29,8 @@
 static char tmpdir[64];
 
 /* Every name a test writes, so that teardown can remove them. */
-static const char *const tmp_names[] = { "good.conf", "bad.conf", "example.conf", "dump.conf", "a-dir" };
+static const char *const tmp_names[] = { "good.conf", "bad.conf", "example.conf", "dump.conf", "a-dir",
+					 "pins", "pins-file", "var/pins", "var" };
 
 static int group_setup(void **state)
 {
@@ -273,7 +274,7 @@ static void test_good_values_normalised(void **state)
 		{ "[trust]\nproxy = http://proxy.corp:3128\n", "[trust] proxy = http://proxy.corp:3128\n" },
 		{ "[trust]\nproxy = HTTPS://[fd00::1]:8443/\n", "[trust] proxy = HTTPS://[fd00::1]:8443/\n" },
 		{ "[trust]\nproxy = proxy.corp:3128\n", "[trust] proxy = proxy.corp:3128\n" },
-		{ "[trust]\npin_store = pins-local\n", "[trust] pin_store = pins-local\n" },
+		{ "[trust]\npin_store = pins-local\nenforce_pinning = false\n", "[trust] pin_store = pins-local\n" },
 		{ "[sync]\nproducts = {0FA1201D-4330-4FA8-8AE9-B877473B6441} , 28bc880e-0592-4cbf-8f95-c79b17911d5f\n",
 		  "[sync] products = 0fa1201d-4330-4fa8-8ae9-b877473b6441,28bc880e-0592-4cbf-8f95-c79b17911d5f\n" },
 		{ "[sync]\nlanguages = EN, de-DE,zh-cn\n", "[sync] languages = en,de-de,zh-cn\n" },
@@ -377,7 +378,7 @@ static void test_good_data_dir_override(void **state)
 	assert_string_equal(c->st_content_dir, "/mnt/content");
 	config_free(c);
 
-	c = load_good("[trust]\npin_store = my-pins\n", "/tmp/d");
+	c = load_good("[trust]\npin_store = my-pins\nenforce_pinning = no\n", "/tmp/d");
 	assert_string_equal(c->tr_pin_store, "my-pins");
 	assert_string_equal(c->st_content_dir, "/tmp/d/content");
 	config_free(c);
@@ -555,6 +556,53 @@ static void test_bad_unreadable_files(void **state)
 
 /*---- 4. the example file ----*/
 
+
+/* 2.9 fail closed: with enforce_pinning, a pin_store the file names must be a
+ * readable directory (error FILE:LINE: [trust] pin_store); the default one may
+ * be absent (a fresh install's empty store); the check holds again later */
+static void test_pin_store_fail_closed(void **state)
+{
+	char text[512], dir[256], file[256], want[512];
+	struct wsus_config *c;
+	struct err e = { 0 };
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/pins", tmpdir);
+	snprintf(text, sizeof(text), "[upstream]\nurl = https://up.example\n[trust]\n\npin_store = %s\n", dir);
+	snprintf(want, sizeof(want), "bad.conf:5: [trust] pin_store: %s does not exist", dir);
+	expect_error(text, want);
+	/* enforce_pinning = false: the store is advisory, nothing is checked */
+	snprintf(text, sizeof(text), "[trust]\npin_store = %s\nenforce_pinning = false\n", dir);
+	c = load_good(text, NULL);
+	assert_int_equal(config_check_pin_store(c, &e), 0);
+	config_free(c);
+	/* a file where the directory should be */
+	write_file("pins-file", "x", 1, file);
+	snprintf(text, sizeof(text), "[trust]\npin_store = %s\n", file);
+	snprintf(want, sizeof(want), "bad.conf:2: [trust] pin_store: %s is not a directory", file);
+	expect_error(text, want);
+	/* the default store, absent: loads; present as a file: refused */
+	snprintf(text, sizeof(text), "[storage]\ndata_dir = %s/nowhere\n", tmpdir);
+	c = load_good(text, NULL);
+	assert_int_equal(c->tr_pin_store_line, 0);
+	config_free(c);
+	snprintf(text, sizeof(text), "[storage]\ndata_dir = %s\n", tmpdir);
+	assert_int_equal(rename(file, dir), 0);
+	expect_error(text, "bad.conf: [trust] pin_store (default): ");
+	assert_int_equal(unlink(dir), 0);
+	/* loaded while the directory existed, checked again after it went */
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(text, sizeof(text), "[trust]\npin_store = %s\n", dir);
+	c = load_good(text, NULL);
+	assert_int_equal(c->tr_pin_store_line, 2);
+	assert_int_equal(config_check_pin_store(c, &e), 0);
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(config_check_pin_store(c, &e), -ENOENT);
+	assert_non_null(strstr(e.msg, "good.conf:2: [trust] pin_store: "));
+	assert_non_null(strstr(e.msg, "set enforce_pinning = false"));
+	config_free(c);
+}
+
 /* 4.1 the example as shipped loads and gives exactly the defaults */
 static void test_example_loads_as_defaults(void **state)
 {
@@ -577,7 +625,7 @@ static void test_example_loads_as_defaults(void **state)
 static void test_example_documented_defaults_are_real(void **state)
 {
 	struct wsus_config *c;
-	char *text = NULL, *want = default_dump(), *got;
+	char *text = NULL, *want = default_dump(), *got, cwd[4096];
 	size_t len = 0, o = 0;
 	int uncommented = 0;
 	struct err e = { 0 };
@@ -595,7 +643,13 @@ static void test_example_documented_defaults_are_real(void **state)
 	}
 	text[o] = '\0';
 	assert_true(uncommented > 0);
+	/* pin_store = ./var/pins, now written in the file, must exist (fail closed) */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(tmpdir), 0);
+	assert_int_equal(mkdir("var", 0755), 0);
+	assert_int_equal(mkdir("var/pins", 0755), 0);
 	c = load_good(text, NULL);
+	assert_int_equal(chdir(cwd), 0);
 	got = dump_str(c);
 	assert_string_equal(got, want);
 	free(got);
@@ -734,6 +788,7 @@ int main(void)
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_bad_files_named_precisely),
 		cmocka_unit_test(test_bad_unreadable_files),
+		cmocka_unit_test(test_pin_store_fail_closed),
 		cmocka_unit_test(test_example_loads_as_defaults),
 		cmocka_unit_test(test_example_documented_defaults_are_real),
 		cmocka_unit_test(test_example_documents_every_key),
