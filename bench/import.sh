@@ -28,7 +28,8 @@ dbsize=$(stat -c %s "$work/data/wsus.db")
 docs=$(ls "$work/cat"/*.xml | wc -l)
 xmlbytes=$(cat "$work/cat"/*.xml | wc -c)
 payloads=$(ls "$work/cat/content" | wc -l)
-revs=$(grep -o '"revisions": [0-9]*' "$work/status.json" | grep -o '[0-9]*$')
+# status --json has a "revisions" key in more than one object: read the catalogue's
+revs=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["catalog"]["revisions"])' "$work/status.json")
 echo "command:        bash bench/import.sh $N"
 echo "machine:        $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "generate:       $(echo "$t1 - $t0" | bc) s for $docs documents ($xmlbytes bytes of XML), $payloads payloads"
