@@ -71,7 +71,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "server", "max_connections", CT_INT, 0, 1, 65536, "1024", F(srv_max_connections) },
 	{ "server", "timeout", CT_DURATION, 0, 1, 3600, "60", F(srv_timeout) },
 	{ "server", "max_connections_per_address", CT_INT, 0, 0, 65536, "128", F(srv_max_per_address) },
-	{ "server", "queue_per_worker", CT_INT, 0, 1, 65536, "64", F(srv_queue_per_worker) },
+	{ "server", "queue_per_worker", CT_INT, 0, 1, 65536, "256", F(srv_queue_per_worker) },
 	{ "server", "queue_wait_ms", CT_INT, 0, 0, 60000, "500", F(srv_queue_wait_ms) },
 	{ "server", "retry_after", CT_DURATION, 0, 1, 3600, "30", F(srv_retry_after) },
 	{ "server", "parse_budget_ms", CT_INT, 0, 10, 600000, "2000", F(srv_parse_budget_ms) },

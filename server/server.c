@@ -516,7 +516,7 @@ static int handle_soap(struct server_req *req, struct MHD_Connection *conn,
 	if (rc == 0)
 		return MHD_YES;
 	rs->queued = 0;
-	note_shed(rs->impl, rc == -EBUSY ? "queue full" : "stopping");
+	note_shed(rs->impl, rc == -EBUSY ? "queue full or the wait too long" : "stopping");
 	r = busy_response(rs->impl->s.cfg);
 	if (r == NULL)
 		return MHD_NO;

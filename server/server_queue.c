@@ -4,21 +4,28 @@
  *
  * The MHD threads read requests and write answers; anything that costs CPU
  * (a SOAP operation) becomes a job. A job is admitted only while the queue
- * holds fewer than its capacity (workers x [server] queue_per_worker), so an
- * overloaded server says so at once (server.c answers 503 with Retry-After)
- * instead of letting every answer wait longer. A job that still waited past
- * max_wait_ms when a worker takes it is refused the same way: its client has
- * waited long enough, and the work would only delay the jobs behind it.
+ * holds fewer than its capacity (workers x [server] queue_per_worker) and
+ * the wait it would have, estimated from how long recent jobs took, stays
+ * within max_wait_ms; so an overloaded server says so at once (server.c
+ * answers 503 with Retry-After) instead of letting every answer wait
+ * longer. A job that still waited past max_wait_ms when a worker takes it
+ * (the estimate was short) is refused the same way: its client has waited
+ * long enough, and the work would only delay the jobs behind it.
  *
  * Design notes:
  * (1) One FIFO under one mutex: the workers share it, so a slow job never
  *     holds up the queue behind one worker while another one idles. The
  *     capacity is still counted per worker (the bound is what one worker can
  *     clear within the wait limit).
- * (2) A job is run exactly once, by a worker (run with refused = 0 or 1) or
+ * (2) The estimate: an exponentially weighted mean of the wall time of the
+ *     jobs run (1/8 weight to the newest), times the jobs that must end
+ *     before this one can start (queued and running, less the workers),
+ *     over the workers. Wall time, not CPU time: on a machine short of
+ *     CPU the wait is what clients see.
+ * (3) A job is run exactly once, by a worker (run with refused = 0 or 1) or
  *     by server_queue_stop (refused = 1). Whoever runs it owns it until its
  *     run function returns; the queue never touches a job after that.
- * (3) Stopping cannot interrupt a running job (a parse or an SQL statement
+ * (4) Stopping cannot interrupt a running job (a parse or an SQL statement
  *     has no cancellation point). server_queue_stop refuses what is still
  *     queued, waits for the running jobs until its deadline, and reports
  *     those still running: the caller then leaves the queue (and whatever
@@ -36,6 +43,14 @@
 
 #define QUEUE_STOP_TICK_MS 10
 
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 struct server_queue {
 	pthread_mutex_t mu;
 	pthread_cond_t  wake;         /* a job arrived, or stop */
@@ -43,6 +58,7 @@ struct server_queue {
 	size_t   queued;              /* jobs in the list */
 	size_t   cap;                 /* admission bound */
 	int64_t  max_wait_ms;
+	int64_t  mean_us;             /* design note 2; 0 until a job ran */
 	int      running;             /* jobs inside their run function */
 	int      stop;                /* under mu */
 	atomic_int stopping;          /* the same, for jobs to read without the lock */
@@ -71,6 +87,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
 		struct server_job *job;
+		int64_t took_us;
 		int late;
 
 		while (q->head == NULL && !q->stop)
@@ -81,9 +98,13 @@ static void *worker_main(void *arg)
 		q->running++;
 		pthread_mutex_unlock(&q->mu);
 		late = q->max_wait_ms > 0 && wsus_now_ms() - job->queued_ms > q->max_wait_ms;
+		took_us = now_us();
 		job->run(job, late ? SERVER_JOB_LATE : SERVER_JOB_RUN);
+		took_us = now_us() - took_us;
 		pthread_mutex_lock(&q->mu);
 		q->running--;
+		if (!late)
+			q->mean_us = q->mean_us == 0 ? took_us : q->mean_us + (took_us - q->mean_us) / 8;
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
@@ -119,6 +140,15 @@ int server_queue_start(int workers, size_t per_worker, int64_t max_wait_ms, stru
 	return 0;
 }
 
+/* Whether one more job would wait past max_wait_ms (design note 2). */
+static int wait_too_long_locked(const struct server_queue *q)
+{
+	/* jobs that must end before this one starts, beyond the idle workers */
+	int64_t ahead = (int64_t)q->queued + q->running - q->n_threads + 1;
+
+	return q->max_wait_ms > 0 && ahead > 0 && ahead * q->mean_us / q->n_threads > q->max_wait_ms * 1000;
+}
+
 int server_queue_push(struct server_queue *q, struct server_job *job)
 {
 	int rc = 0;
@@ -128,7 +158,7 @@ int server_queue_push(struct server_queue *q, struct server_job *job)
 	pthread_mutex_lock(&q->mu);
 	if (q->stop)
 		rc = -ESHUTDOWN;
-	else if (q->queued >= q->cap)
+	else if (q->queued >= q->cap || wait_too_long_locked(q))
 		rc = -EBUSY;
 	if (rc == 0 && job->admit != NULL)
 		job->admit(job);

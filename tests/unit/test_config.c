@@ -164,7 +164,7 @@ static void test_default_has_documented_values(void **state)
 	assert_int_equal(c->srv_max_connections, 1024);
 	assert_int_equal(c->srv_timeout, 60);
 	assert_int_equal(c->srv_max_per_address, 128);
-	assert_int_equal(c->srv_queue_per_worker, 64);
+	assert_int_equal(c->srv_queue_per_worker, 256);
 	assert_int_equal(c->srv_queue_wait_ms, 500);
 	assert_int_equal(c->srv_retry_after, 30);
 	assert_int_equal(c->srv_parse_budget_ms, 2000);

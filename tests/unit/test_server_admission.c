@@ -1,8 +1,8 @@
 /*
  * test_server_admission.c -- admission control of the front end, on a real
  * server on loopback (port 0) driven by libcurl over TLS: the bounded queue
- * answers 503 with Retry-After at once when full, and for a request that
- * waited past queue_wait_ms; the per-address connection limit closes the
+ * answers 503 with Retry-After at once when full or when the wait it
+ * expects passes queue_wait_ms, and for a request that waited past it; the per-address connection limit closes the
  * connections past it while another address is served; the parse budget
  * reaches the operation; server_stop refuses queued work, lets running work
  * finish within its grace period, and gives up on an operation that does
@@ -309,6 +309,37 @@ static void test_late_request_answers_503(void **state)
 	finish(f, 0);
 }
 
+/* 2b. once operations have taken 300 ms or more, a request that would wait
+ * behind one (queue_wait_ms = 200) gets 503 at once (while that one still
+ * runs), with room left in the queue */
+static void test_expected_wait_answers_503_at_once(void **state)
+{
+	struct fixture *f = start(1, 8, 200, 0, 2000);
+	struct call first, running, refused, after;
+
+	(void)state;
+	call_start(&first, f, ENVELOPE("Slow"));             /* teaches the queue: >= 300 ms */
+	wait_running(1);
+	sleep_ms(300);
+	atomic_store(&slow_release, 1);
+	pthread_join(first.thread, NULL);
+	assert_int_equal(first.status, 200);
+	atomic_store(&slow_release, 0);
+	call_start(&running, f, ENVELOPE("Slow"));
+	wait_running(1);
+	call_now(&refused, f, ENVELOPE("Echo"), NULL);
+	assert_int_equal(refused.status, 503);
+	assert_string_equal(refused.retry_after, "7");
+	assert_true(refused.ms < 1000);        /* and while the Slow one still runs */
+	assert_int_equal(atomic_load(&slow_running), 1);
+	atomic_store(&slow_release, 1);
+	pthread_join(running.thread, NULL);
+	assert_int_equal(running.status, 200);
+	call_now(&after, f, ENVELOPE("Echo"), NULL);            /* nothing ahead: admitted */
+	assert_int_equal(after.status, 200);
+	finish(f, 0);
+}
+
 /* A plain TCP connection to the server from source, left idle. */
 static int idle_connection(int port, const char *source)
 {
@@ -441,6 +472,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_queue_answers_503_at_once),
 		cmocka_unit_test(test_late_request_answers_503),
+		cmocka_unit_test(test_expected_wait_answers_503_at_once),
 		cmocka_unit_test(test_per_address_limit),
 		cmocka_unit_test(test_parse_budget_reaches_the_request),
 		cmocka_unit_test(test_stop_refuses_queued_and_finishes_running),
