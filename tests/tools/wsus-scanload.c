@@ -4,7 +4,9 @@
  * (GetConfig through the last SyncUpdates page and GetExtendedUpdateInfo,
  * the sync_scan code of `wsus-replica scan`) against one server for a fixed
  * time or number of scans. Prints one key=value line: scans per second and
- * the latency percentiles of a whole scan. Each thread owns its client, its
+ * the latency percentiles of a whole scan. A scan cut short by a 503 (the
+ * server's admission control) is counted as busy, not failed: the client
+ * waits BUSY_PAUSE_MS and scans again, as a Windows client retries later. Each thread owns its client, its
  * scans and its latency list; main merges the lists after joining.
  *
  *   wsus-scanload --server URL --ca FILE [--group NAME] [--clients N]
@@ -17,12 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "protocol.h"
 #include "sync.h"
 
 #define MAX_CLIENTS 4096
+#define BUSY_PAUSE_MS 200
 
 struct load {
 	const struct wsus_config *cfg;
@@ -32,6 +36,7 @@ struct load {
 	int64_t deadline_ms;          /* 0: run by count */
 	long  scans_per_client;
 	atomic_long failures;
+	atomic_long busy;             /* scans cut short by a 503 */
 	atomic_long offered_min, offered_max;
 	pthread_mutex_t lock;
 	char  first_error[WSUS_ERR_LEN];
@@ -101,6 +106,11 @@ static int one_scan(struct worker *w, struct sync_http *h, const char *client_id
 	if (rc == 0) {
 		note_offered(L, (long)sync_scan_count(s));
 		rc = keep(w, (double)(wsus_now_ms() - t0));
+	} else if (strstr(e.msg, "HTTP 503") != NULL) {
+		struct timespec pause = { 0, BUSY_PAUSE_MS * 1000000L };
+
+		atomic_fetch_add(&L->busy, 1);
+		nanosleep(&pause, NULL);
 	} else {
 		atomic_fetch_add(&L->failures, 1);
 		note_error(L, e.msg);
@@ -223,6 +233,7 @@ int main(int argc, char **argv)
 	}
 	L.cfg = cfg;
 	atomic_init(&L.failures, 0);
+	atomic_init(&L.busy, 0);
 	atomic_init(&L.offered_min, -1);
 	atomic_init(&L.offered_max, -1);
 	pthread_mutex_init(&L.lock, NULL);
@@ -255,8 +266,9 @@ int main(int argc, char **argv)
 		free(w[i].lat_ms);
 	}
 	qsort(all, total, sizeof(*all), cmp_double);
-	printf("clients=%ld elapsed_s=%.1f scans=%zu failed=%ld scans_per_s=%.1f p50_ms=%.0f p99_ms=%.0f "
-	       "max_ms=%.0f offered=%ld", clients, elapsed, total, atomic_load(&L.failures),
+	printf("clients=%ld elapsed_s=%.1f scans=%zu failed=%ld busy=%ld scans_per_s=%.1f p50_ms=%.0f "
+	       "p99_ms=%.0f max_ms=%.0f offered=%ld", clients, elapsed, total, atomic_load(&L.failures),
+	       atomic_load(&L.busy),
 	       elapsed > 0 ? (double)total / elapsed : 0.0, pct(all, total, 0.50), pct(all, total, 0.99),
 	       total ? all[total - 1] : 0.0, atomic_load(&L.offered_max));
 	if (atomic_load(&L.offered_min) != atomic_load(&L.offered_max))
