@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test.sh -- install what is missing, build (normal and sanitizer builds) and run
-# every test. Ends with one line "tests: N passed, N failed".
+# test.sh -- install what is missing, build (normal, sanitizer and fuzz builds) and
+# run every test. Ends with one line "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh || exit 1
@@ -34,6 +34,10 @@ run_suite build
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan -DWSUS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+
+# The libFuzzer targets (tests/fuzz): clang, instrumented libraries, each target
+# replays its regression inputs then fuzzes its seed corpus for a short bounded time.
+run_suite build-fuzz -DWSUS_FUZZ=ON -DCMAKE_C_COMPILER=clang -DWSUS_TESTS=OFF
 
 echo "tests: ${total_pass} passed, ${total_fail} failed"
 [ "$total_fail" -eq 0 ]

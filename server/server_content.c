@@ -101,7 +101,8 @@ int server_range_parse(const char *hdr, int64_t size, struct server_range *out, 
 {
 	const char *p = hdr;
 	size_t n = 0, specs = 0;
-	int64_t total = 0;
+	int64_t total = 0;           /* bytes asked for, kept <= size */
+	int over = 0;                /* the ranges add up to more than size */
 
 	skip_ows(&p);
 	if (strncasecmp(p, "bytes", 5) != 0)
@@ -150,7 +151,11 @@ int server_range_parse(const char *hdr, int64_t size, struct server_range *out, 
 		}
 		out[n].first = first;
 		out[n].last = last;
-		total += last - first + 1;
+		/* compared before adding: a sum near INT64_MAX must not overflow */
+		if (last - first + 1 > size - total)
+			over = 1;
+		else
+			total += last - first + 1;
 		n++;
 	}
 	if (specs == 0)
@@ -158,7 +163,7 @@ int server_range_parse(const char *hdr, int64_t size, struct server_range *out, 
 	if (n == 0)
 		return -ERANGE;
 	/* overlapping ranges asking for more than the file: send it once instead */
-	if (n > 1 && total > size)
+	if (n > 1 && over)
 		return 0;
 	return (int)n;
 }
