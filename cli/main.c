@@ -121,6 +121,8 @@ int main(int argc, char **argv)
 	}
 	log_set_verbosity(verbosity > LOG_DEBUG ? LOG_DEBUG : verbosity);
 	protocol_xml_init();
+	/* A database of an older release gets its fragments derived again on open. */
+	storage_set_doc_parser(protocol_update_parse);
 
 	rc = cfg_path ? config_load(cfg_path, data_dir, &c.cfg, &e)
 		      : config_default(data_dir, &c.cfg, &e);

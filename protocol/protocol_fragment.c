@@ -2,7 +2,9 @@
  * protocol_fragment.c -- the fragments a WSUS hands to clients (MS-WUSP
  * 3.1.1.1 "Metadata"), derived once from the update document:
  *   Core      UpdateIdentity, Properties (only UpdateType, ExplicitlyDeployable,
- *             AutoSelectOnWebSites, OSUpgrade, EulaID), Relationships,
+ *             AutoSelectOnWebSites, OSUpgrade, EulaID, and no child element:
+ *             SupportUrl, KBArticleID, InstallationBehavior... are Extended's,
+ *             as a Windows Server WSUS sends them), Relationships,
  *             ApplicabilityRules -- a run of sibling elements, not a document;
  *   Extended  Properties renamed ExtendedProperties minus the Core/publishing
  *             attributes, then Files, then HandlerSpecificData;
@@ -37,6 +39,7 @@ struct part_style {
 	const char *rename;        /* element name to use instead of its own, or NULL */
 	const char *const *keep;   /* only these attributes, or NULL for all */
 	const char *const *drop;   /* all but these attributes, or NULL */
+	int bare;                  /* its attributes only: no children, no text */
 };
 
 struct ser {
@@ -204,7 +207,7 @@ static int put_elem(struct ser *s, const xmlNode *n, const struct part_style *st
 		rc = put_attrs(s->b, n, st);
 	if (rc < 0)
 		return rc;
-	if (drop_children(s, n) || !has_content(n))
+	if ((st != NULL && st->bare) || drop_children(s, n) || !has_content(n))
 		return wsus_buf_appends(s->b, " />");
 	rc = wsus_buf_appends(s->b, ">");
 	for (const xmlNode *c = n->children; c != NULL && rc == 0; c = c->next) {
@@ -257,7 +260,7 @@ static int buf_error(int rc, const char *what, struct err *e)
 
 static int derive_core(const xmlNode *root, struct wsus_update *u, struct err *e)
 {
-	static const struct part_style props = { .keep = core_keep };
+	static const struct part_style props = { .keep = core_keep, .bare = 1 };
 	const xmlNode *id = protocol_child(root, PROTO_NS_UPDATE, "UpdateIdentity");
 	const xmlNode *p = protocol_child(root, PROTO_NS_UPDATE, "Properties");
 	const xmlNode *rel = protocol_child(root, PROTO_NS_UPDATE, "Relationships");

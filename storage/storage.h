@@ -106,6 +106,15 @@ int storage_revision_get(struct storage *st, const char *update_id, int revision
 int storage_revision_xml(struct storage *st, const char *update_id, int revision,
 			 char **xml, size_t *len, struct err *e);
 
+/* How the program turns a stored document back into a parsed revision with
+ * its fragments (protocol_update_parse). A schema migration that changes how
+ * fragments are derived calls it for every stored document, so a database
+ * written by an older release serves the current fragments without a resync.
+ * Set once at start-up, before any storage_open; without it, opening such a
+ * database that holds revisions fails (-ENOTSUP) and leaves it untouched. */
+typedef int (*storage_doc_parser)(const char *xml, size_t len, struct wsus_update **out, struct err *e);
+void storage_set_doc_parser(storage_doc_parser fn);
+
 /* A stored fragment; locale only for LOCALIZED and EULA. Caller frees *xml.
  * -ENOENT when the revision or fragment does not exist. */
 int storage_fragment_get(struct storage *st, const char *update_id, int revision,

@@ -78,6 +78,14 @@ int st_bind_text(sqlite3_stmt *s, int idx, const char *text);
 /* Copy a column's text into out (size n, at least 1), cut at a UTF-8 boundary. */
 void st_column_copy(sqlite3_stmt *s, int col, char *out, size_t n);
 
+/*---- storage_revision.c ----*/
+
+/* Derive every stored revision's fragments again from its stored document
+ * with the parser given to storage_set_doc_parser (a document that no longer
+ * parses keeps its fragments, with a warning). No-op on an empty catalogue;
+ * -ENOTSUP without a parser. Runs inside the caller's transaction. */
+int st_fragments_rederive(struct storage *st, struct err *e);
+
 /*---- storage_schema.c ----*/
 
 /* -ENOTSUP when the database is newer than this build (checked before any

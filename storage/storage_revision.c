@@ -945,3 +945,100 @@ int storage_revision_files(struct storage *st, const char *update_id, int revisi
 	sqlite3_finalize(s);
 	return rc;
 }
+
+/*---- Re-deriving fragments (a schema migration) ----*/
+
+/* Set once by the program before any storage_open; NULL in programs that
+ * never open a database older than the derivation they link. */
+static storage_doc_parser doc_parser;
+
+void storage_set_doc_parser(storage_doc_parser fn)
+{
+	doc_parser = fn;
+}
+
+/* Keyset walk: one revision at a time, no cursor held while writing. */
+static const char SQL_REV_NEXT_DOC[] =
+	"SELECT revision_id, xml FROM revision WHERE revision_id > ?1 ORDER BY revision_id LIMIT 1";
+static const char SQL_REV_ANY[] = "SELECT count(*) FROM (SELECT 1 FROM revision LIMIT 1)";
+
+static int next_doc(struct storage *st, int64_t after, int64_t *id, char **xml, size_t *len,
+		    struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = st_prepare(st, SQL_REV_NEXT_DOC, &s, e);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, after);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		rc = copy_blob(s, 1, xml, len, e);
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : st_sql_err(st, e, rc, "read stored document");
+	}
+	st_stmt_done(s);
+	return rc;
+}
+
+/* A document that no longer parses keeps the fragments it had: losing them
+ * would take the revision away from clients. */
+static int rederive_one(struct storage *st, int64_t id, const char *xml, size_t len, int *kept,
+			struct err *e)
+{
+	struct wsus_update *u = NULL;
+	struct err pe = { 0 };
+	char uid[WSUS_GUID_LEN];
+	sqlite3_stmt *s = NULL;
+	int rc = doc_parser(xml, len, &u, &pe);
+
+	if (rc == 0)
+		rc = validate(u, uid, &pe);
+	if (rc < 0) {
+		log_warn("storage", "fragments kept as they were revision_id=%lld: %s", (long long)id, pe.msg);
+		(*kept)++;
+		wsus_update_free(u);
+		return 0;
+	}
+	rc = st_prepare(st, SQL_DEPENDENTS[0], &s, e);
+	if (rc == 0) {
+		sqlite3_bind_int64(s, 1, id);
+		rc = st_step_done(st, s, "delete old fragments", e);
+		st_stmt_done(s);
+	}
+	if (rc == 0)
+		rc = put_fragments(st, id, u, e);
+	wsus_update_free(u);
+	return rc;
+}
+
+int st_fragments_rederive(struct storage *st, struct err *e)
+{
+	int64_t any = 0, id = 0, n = 0;
+	int kept = 0, rc;
+
+	rc = st_query_int64(st, SQL_REV_ANY, &any, e);
+	if (rc < 0 || any == 0)
+		return rc;
+	if (doc_parser == NULL)
+		return err_set(e, -ENOTSUP, "the stored fragments must be derived again from the documents "
+			       "and this program cannot parse documents");
+	for (;;) {
+		char *xml = NULL;
+		size_t len = 0;
+
+		rc = next_doc(st, id, &id, &xml, &len, e);
+		if (rc == -ENOENT)
+			break;
+		if (rc == 0)
+			rc = rederive_one(st, id, xml, len, &kept, e);
+		free(xml);
+		if (rc < 0)
+			return rc;
+		n++;
+	}
+	log_info("storage", "fragments derived again from the stored documents revisions=%lld kept=%d",
+		 (long long)(n - kept), kept);
+	return 0;
+}

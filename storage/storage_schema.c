@@ -421,11 +421,23 @@ static const char MIGRATION_4[] =
 	" WHERE computer_id IS NOT NULL GROUP BY 1, 2;"
 	"CREATE INDEX event_usage_day ON event_usage(day);";
 
-static const char *const migrations[] = {
-	MIGRATION_1,
-	MIGRATION_2,
-	MIGRATION_3,
-	MIGRATION_4,
+/* Version 5: Core fragments carry Properties without child elements, as a
+ * Windows Server WSUS sends them (SupportUrl, KBArticleID... are Extended's).
+ * No table changes: every stored fragment is derived again from its stored
+ * document, which itself stays byte for byte what the upstream delivered. */
+
+/* A migration is SQL, a step in C, or both (SQL first), in one transaction. */
+struct migration {
+	const char *sql;
+	int (*step)(struct storage *st, struct err *e);
+};
+
+static const struct migration migrations[] = {
+	{ MIGRATION_1, NULL },
+	{ MIGRATION_2, NULL },
+	{ MIGRATION_3, NULL },
+	{ MIGRATION_4, NULL },
+	{ NULL, st_fragments_rederive },
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -481,7 +493,10 @@ static int apply_one(struct storage *st, int i, struct err *e)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		return 0;
 	}
-	rc = st_exec(st, migrations[i], e);
+	if (migrations[i].sql != NULL)
+		rc = st_exec(st, migrations[i].sql, e);
+	if (rc == 0 && migrations[i].step != NULL)
+		rc = migrations[i].step(st, e);
 	if (rc < 0) {
 		err_prefix(e, "migration %d", i + 1);
 		goto fail;

@@ -141,8 +141,33 @@ static void assert_no_namespaces(const xmlNode *n)
 	}
 }
 
+/* Every child element of the document's Properties is in Extended. */
+static void assert_children_in_extended(const char *xml, size_t len, const struct wsus_update *u)
+{
+	const char *ext = frag(u, WSUS_FRAG_EXTENDED, NULL)->xml;
+	struct err e = { 0 };
+	xmlDocPtr d = protocol_xml_parse(xml, len, &e);
+	const xmlNode *p;
+
+	assert_non_null(d);
+	for (p = xmlDocGetRootElement(d)->children; p != NULL; p = p->next)
+		if (p->type == XML_ELEMENT_NODE && strcmp((const char *)p->name, "Properties") == 0)
+			break;
+	assert_non_null(p);
+	for (const xmlNode *c = p->children; c != NULL; c = c->next) {
+		char want[128];
+
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		snprintf(want, sizeof(want), "<%s", (const char *)c->name);
+		assert_non_null(strstr(ext, want));
+	}
+	xmlFreeDoc(d);
+}
+
 /* 1.1 Core of every document: siblings UpdateIdentity, Properties, [Relationships],
- *     [ApplicabilityRules]; no namespaces; Properties keeps only the allowed attributes */
+ *     [ApplicabilityRules]; no namespaces; Properties keeps only the allowed attributes
+ *     and no child element, which Extended holds */
 static void test_core_shape_all_docs(void **state)
 {
 	(void)state;
@@ -176,12 +201,15 @@ static void test_core_shape_all_docs(void **state)
 			assert_int_equal(c->type, XML_ELEMENT_NODE); /* no text between parts */
 			assert_true(k < nwant);
 			assert_string_equal((const char *)c->name, want[k]);
-			if (k == 1)
+			if (k == 1) {
 				for (const xmlAttr *a = c->properties; a != NULL; a = a->next)
 					assert_true(in_list(core_allowed, 5, (const char *)a->name));
+				assert_null(c->children);
+			}
 			k++;
 		}
 		assert_int_equal(k, nwant);
+		assert_children_in_extended(xml, len, u);
 		xmlFreeDoc(d);
 		free(xml);
 		wsus_update_free(u);
@@ -208,17 +236,21 @@ static void test_core_exact_category(void **state)
 	wsus_update_free(u);
 }
 
-/* 1.3 Properties in Core keeps its child elements but only the allowed attributes */
+/* 1.3 Properties in Core: only the allowed attributes and no child element
+ *     (a real WS2025 WSUS sends exactly this); Extended keeps the children */
 static void test_core_properties_filtered(void **state)
 {
 	struct wsus_update *u = parse_doc("a2fef9b0-7951-4c2c-a42b-9e351dd1c1fe-r200.xml");
 	const char *core = frag(u, WSUS_FRAG_CORE, NULL)->xml;
+	const char *ext = frag(u, WSUS_FRAG_EXTENDED, NULL)->xml;
 
 	(void)state;
 	assert_non_null(strstr(core,
-		"<Properties UpdateType=\"Software\" AutoSelectOnWebSites=\"true\" ExplicitlyDeployable=\"true\">"
-		"<SupportUrl>https://go.microsoft.com/fwlink/?LinkId=52661</SupportUrl>"
-		"<KBArticleID>2267602</KBArticleID></Properties><Relationships><SupersededUpdates>"));
+		"<Properties UpdateType=\"Software\" AutoSelectOnWebSites=\"true\" ExplicitlyDeployable=\"true\" />"
+		"<Relationships><SupersededUpdates>"));
+	assert_null(strstr(core, "</Properties>"));
+	assert_null(strstr(core, "SupportUrl"));
+	assert_null(strstr(core, "KBArticleID"));
 	assert_null(strstr(core, "DefaultPropertiesLanguage"));
 	assert_null(strstr(core, "CreationDate"));
 	assert_null(strstr(core, "PublisherID"));
@@ -227,6 +259,8 @@ static void test_core_properties_filtered(void **state)
 	/* LocalizedPropertiesCollection is not part of Core. */
 	assert_null(strstr(core, "<Title>"));
 	assert_int_equal(count_str(core, "<UpdateIdentity "), 1 + 10 + 4 + 124);
+	assert_non_null(strstr(ext, "<SupportUrl>https://go.microsoft.com/fwlink/?LinkId=52661</SupportUrl>"
+				    "<KBArticleID>2267602</KBArticleID></ExtendedProperties>"));
 	wsus_update_free(u);
 }
 
