@@ -351,12 +351,12 @@ int server_client_put_deployment(struct wsus_buf *out, const struct storage_clie
 	int64_t id = r->deployment_id;
 	int assigned = 0, rc;
 
-	if (r->action == STORAGE_CLIENT_DEPENDENCY)
+	if (r->action == STORAGE_CLIENT_DEPENDENCY || r->implicit)
 		id = CLIENT_SYNTHETIC_DEPLOYMENT + r->revision_id % CLIENT_SYNTHETIC_DEPLOYMENT;
 	else
 		wire_deadline(r->deadline, deadline);
 	if (r->action == STORAGE_CLIENT_INSTALL || r->action == STORAGE_CLIENT_UNINSTALL ||
-	    r->action == STORAGE_CLIENT_BUNDLE)
+	    r->action == STORAGE_CLIENT_BUNDLE || r->implicit)
 		assigned = r->is_assigned;
 	if (r->action == STORAGE_CLIENT_BLOCK)
 		deadline[0] = '\0';

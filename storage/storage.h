@@ -499,7 +499,9 @@ struct storage_client_rev {
 	int     has_bundled;           /* it bundles other revisions */
 	int     satisfied;             /* every prerequisite clause names an installed update */
 	enum storage_client_action action;
-	int64_t deployment_id;         /* Deployment/ID; 0 for DEPENDENCY */
+	int     implicit;              /* EVALUATE by the implicit deployment of every category and
+					  detectoid to All Computers (no deployment row) */
+	int64_t deployment_id;         /* Deployment/ID; 0 for DEPENDENCY and implicit */
 	char    deadline[48];          /* ISO text as stored, "" when none */
 	int     is_assigned;
 	int64_t last_change_ms;        /* the deployment's (DEPENDENCY: leaf_changed_ms) */
@@ -508,8 +510,11 @@ struct storage_client_rev {
 };
 /* The revisions deployed to groups g plus their closure over prerequisites
  * and bundled updates, ordered by RevisionID; satisfied is computed against
- * the installed RevisionIDs. With n_filter > 0 the closure starts only from
- * deployed updates in one of the filter categories or a category below one.
+ * the installed RevisionIDs. Every category and detectoid counts as deployed
+ * (implicit Evaluate to All Computers) unless an explicit deployment to g
+ * names it. With n_filter > 0 the closure starts only from deployed updates
+ * that are a filter category or a category below one, or are in one; the
+ * filter categories' ancestors come in as their prerequisites.
  * *anchor = the catalogue anchor the answer reflects (read in the same
  * snapshot). Closures are cached per anchor. Caller frees *out. */
 int storage_client_needed(struct storage *st, const struct storage_client_groups *g,

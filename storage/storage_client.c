@@ -509,10 +509,15 @@ int storage_client_touch(struct storage *st, const char *computer_id, const char
 /* ?1 groups (JSON), ?2 filter categories (JSON), ?3 1 when the filter applies.
  *   dep:  the live deployment of each update to the client's groups, one per
  *         update (block > install > uninstall > evaluate, then the earliest
- *         deadline, then the oldest);
+ *         deadline, then the oldest); and, as a Windows Server WSUS has them,
+ *         the implicit Evaluate deployment to All Computers of every category
+ *         and detectoid that no explicit deployment to these groups names
+ *         (an explicit one, an upstream's included, wins);
  *   cat:  the filter categories and every category below them;
- *   need: the closure of the deployed updates (or of those in the filter)
- *         over prerequisites (by UpdateID) and bundled updates;
+ *   need: the closure of the deployed updates (or, with a filter, of the
+ *         deployed ones in cat or related to one in cat) over prerequisites
+ *         (by UpdateID: a filter category's ancestors come this way) and
+ *         bundled updates;
  *   bdep: for an update bundled by an approved (install) bundle, that
  *         bundle's deployment.
  * IsLeaf is computed from the prerequisite rows, as storage_leaf_refresh
@@ -520,18 +525,24 @@ int storage_client_touch(struct storage *st, const char *computer_id, const char
 static const char SQL_NEEDED[] =
 	"WITH RECURSIVE"
 	" grp(group_id) AS (SELECT value FROM json_each(?1)),"
-	" dep AS MATERIALIZED (SELECT update_id, id, action, deadline, is_assigned, last_change_time"
+	" dep AS MATERIALIZED (SELECT update_id, id, action, deadline, is_assigned, last_change_time,"
+	"   0 AS implicit"
 	"   FROM (SELECT d.update_id, d.id, d.action, d.deadline, d.is_assigned, d.last_change_time,"
 	"     row_number() OVER (PARTITION BY d.update_id ORDER BY CASE d.action WHEN 'block' THEN 0"
 	"       WHEN 'install' THEN 1 WHEN 'uninstall' THEN 2 ELSE 3 END, d.deadline IS NULL,"
 	"       d.deadline, d.id) AS rk"
 	"     FROM deployment d WHERE d.dead = 0 AND d.group_id IN (SELECT group_id FROM grp))"
-	"   WHERE rk = 1),"
+	"   WHERE rk = 1"
+	"   UNION ALL SELECT r.update_id, NULL, 'evaluate', NULL, 1, r.created_at, 1 FROM revision r"
+	"   WHERE r.update_type IN ('Category', 'Detectoid') AND r.hidden = 0 AND " IS_LATEST("r")
+	"   AND NOT EXISTS (SELECT 1 FROM deployment d WHERE d.update_id = r.update_id AND d.dead = 0"
+	"     AND d.group_id IN (SELECT group_id FROM grp))),"
 	" cat(update_id) AS (SELECT lower(value) FROM json_each(?2)"
 	"   UNION SELECT r.update_id FROM cat JOIN prereq p ON p.update_id = cat.update_id"
 	"   AND p.is_category = 1 JOIN revision r ON r.revision_id = p.revision_id"
 	"   AND r.update_type = 'Category'),"
-	" root(update_id) AS (SELECT dep.update_id FROM dep WHERE ?3 = 0 OR EXISTS ("
+	" root(update_id) AS (SELECT dep.update_id FROM dep WHERE ?3 = 0"
+	"   OR dep.update_id IN (SELECT update_id FROM cat) OR EXISTS ("
 	"   SELECT 1 FROM revision r JOIN prereq p ON p.revision_id = r.revision_id"
 	"   WHERE r.update_id = dep.update_id AND p.is_category = 1"
 	"   AND p.update_id IN (SELECT update_id FROM cat))),"
@@ -560,7 +571,8 @@ static const char SQL_NEEDED[] =
 	"      AND d.group_id IN (SELECT group_id FROM grp)), 0),"
 	"    coalesce((SELECT max(d.anchor) FROM bundle b JOIN revision pr ON pr.revision_id = b.revision_id"
 	"      JOIN deployment d ON d.update_id = pr.update_id WHERE b.bundled_update_id = l.update_id"
-	"      AND d.group_id IN (SELECT group_id FROM grp)), 0))"
+	"      AND d.group_id IN (SELECT group_id FROM grp)), 0)),"
+	"  coalesce(dep.implicit, 0)"
 	" FROM lat l LEFT JOIN dep ON dep.update_id = l.update_id"
 	" LEFT JOIN bdep ON bdep.child = l.update_id"
 	" ORDER BY l.revision_id";
@@ -608,6 +620,12 @@ static void fill_needed(sqlite3_stmt *s, struct storage_client_rev *r)
 		r->deployment_id = sqlite3_column_int64(s, 7);
 		st_column_copy(s, 9, r->deadline, sizeof(r->deadline));
 		r->is_assigned = sqlite3_column_int(s, 10);
+		r->last_change_ms = sqlite3_column_int64(s, 11);
+	} else if (sqlite3_column_int(s, 17)) {
+		/* The implicit deployment: Evaluate, assigned, as a WSUS sends it. */
+		r->action = STORAGE_CLIENT_EVALUATE;
+		r->implicit = 1;
+		r->is_assigned = 1;
 		r->last_change_ms = sqlite3_column_int64(s, 11);
 	} else if (sqlite3_column_type(s, 12) != SQLITE_NULL) {
 		r->action = STORAGE_CLIENT_BUNDLE;

@@ -50,8 +50,11 @@ def load(gen):
     return docs
 
 def offered(docs, approved, declined, policy):
-    """What a client of the group is offered by the software pass."""
-    closure, todo = set(), [u for u in approved if u not in declined]
+    """What a client of the group is offered by the software pass: its
+    approvals and every category and detectoid (deployed implicitly, as a
+    Windows Server WSUS does), with their closure."""
+    implicit = [u for u in docs if docs[u]['type'] in ('Category', 'Detectoid')]
+    closure, todo = set(), [u for u in list(approved) + implicit if u not in declined]
     while todo:
         u = todo.pop()
         if u in closure or u in declined or u not in docs:

@@ -3,7 +3,8 @@
  * driven by a scripted client that reports every non-leaf revision installed.
  * Every answer is validated against ClientWebService.xsd (tsrv_post).
  * Groups: 1 the full sequence offers exactly the approvals of the client's
- *           groups plus their closure, computed here from the documents
+ *           groups plus their closure and every category and detectoid
+ *           (implicitly deployed), computed here from the documents
  *           (actions, IsLeaf, one revision per update, pages of 30);
  *         2 targeting: client-side group names, unknown names, server-side;
  *         3 bounds: more than 400 installed non-leaf ids;
@@ -11,7 +12,9 @@
  *           NewUpdates for a new approval, OutOfScope after a decline;
  *           a category scan (FilterCategoryIds, the split OutOfScope lists);
  *         5 drivers: the best-ranked driver per device, installed drivers,
- *           DriverSyncNotNeeded; SyncPrinterCatalog.
+ *           DriverSyncNotNeeded; SyncPrinterCatalog;
+ *         6 implicit deployments: nothing approved offers every category and
+ *           detectoid (Evaluate, assigned), roots first; explicit ones win.
  */
 #include <errno.h>
 #include <limits.h>
@@ -177,6 +180,11 @@ static void check_offers(const struct tclient *c, const struct approval *a, size
 	size_t software = 0;
 
 	expect_closure(&x, a, n, groups);
+	/* every category and detectoid is deployed implicitly (Evaluate) */
+	for (size_t i = 0; i < cat.n; i++)
+		if ((cat.u[i]->type == WSUS_UT_CATEGORY || cat.u[i]->type == WSUS_UT_DETECTOID) &&
+		    tcat_latest(&cat, cat.u[i]->update_id) == cat.u[i])
+			expect_add(&x, cat.u[i]->update_id);
 	for (size_t i = 0; i < x.n; i++) {
 		const struct wsus_update *u = tcat_latest(&cat, x.uids[i]);
 		const struct toffer *o = tclient_offer(c, x.uids[i]);
@@ -587,6 +595,109 @@ static void test_category_scan_splits_out_of_scope_with_need_two_groups(void **s
 	tsrv_close(&t);
 }
 
+/*---- 6. Implicit deployments of categories and detectoids ----*/
+
+static int is_implicit_kind(const struct wsus_update *u)
+{
+	return u->type == WSUS_UT_CATEGORY || u->type == WSUS_UT_DETECTOID;
+}
+
+/* Nothing approved: a scan offers every category and detectoid, with
+ * Evaluate, IsAssigned true, a synthetic deployment id, the roots (no
+ * prerequisites) on the first page and nothing else; a full scan ends. */
+static void test_nothing_approved_offers_every_category_and_detectoid(void **state)
+{
+	struct tsrv t;
+	struct tclient c;
+	size_t want = 0, roots = 0, detectoids = 0;
+	char *resp;
+	xmlDocPtr d;
+	int status, n;
+
+	(void)state;
+	tsrv_open(&t, &cat);
+	tclient_init(&c, &t, "b6b6b6b6-2222-3333-4444-555555555555", "");
+	tclient_handshake(&c, 1);
+	for (size_t i = 0; i < cat.n; i++)
+		if (is_implicit_kind(cat.u[i]) && tcat_latest(&cat, cat.u[i]->update_id) == cat.u[i]) {
+			want++;
+			roots += cat.u[i]->n_prereqs == 0;
+			detectoids += cat.u[i]->type == WSUS_UT_DETECTOID;
+		}
+	assert_true(detectoids > 0);
+	assert_true(roots > 0 && roots < want);
+
+	resp = tclient_sync(&c, &status);
+	assert_int_equal(status, 200);
+	d = tx_parse(resp);
+	n = tx_count(d, "//c:NewUpdates/c:UpdateInfo");
+	assert_int_equal(n, (int)roots);
+	assert_int_equal(tx_count(d, "//c:NewUpdates/c:UpdateInfo/c:Deployment[c:Action='Evaluate']"
+				  "[c:IsAssigned='true']"), n);
+	assert_int_equal(tx_count(d, "//c:NewUpdates/c:UpdateInfo/c:Deployment[c:ID < 1073741824]"), 0);
+	for (size_t i = 0; i < c.n_offers; i++)
+		assert_int_equal(tcat_latest(&cat, c.offers[i].uid)->n_prereqs, 0);
+	xmlFreeDoc(d);
+	free(resp);
+
+	tclient_scan(&c);
+	assert_int_equal(c.n_offers, want);
+	for (size_t i = 0; i < c.n_offers; i++) {
+		const struct wsus_update *u = tcat_latest(&cat, c.offers[i].uid);
+
+		assert_true(is_implicit_kind(u));
+		assert_int_equal(c.offers[i].rev, u->revision);
+		assert_string_equal(c.offers[i].action, "Evaluate");
+		assert_int_equal(c.offers[i].is_leaf, !named_as_prereq(u->update_id));
+	}
+	tclient_free(&c);
+	tsrv_close(&t);
+}
+
+/* An explicit deployment of a category (as an upstream's would be) wins over
+ * the implicit one, in the client's groups only; a declined category is not
+ * deployed at all. */
+static void test_explicit_category_deployment_wins(void **state)
+{
+	const struct wsus_update *blocked = NULL, *declined = NULL;
+	struct tsrv t;
+	struct tclient c1, c2;
+	struct err e = { 0 };
+
+	(void)state;
+	tsrv_open(&t, &cat);
+	for (size_t i = 0; i < cat.n; i++) {
+		const struct wsus_update *u = cat.u[i];
+
+		if (!is_implicit_kind(u) || u->n_prereqs != 0 || tcat_latest(&cat, u->update_id) != u)
+			continue;
+		if (blocked == NULL)
+			blocked = u;
+		else if (declined == NULL)
+			declined = u;
+	}
+	assert_non_null(blocked);
+	assert_non_null(declined);
+	if (storage_group_add(t.st, "Ring1", NULL, &e) < 0)
+		fail_msg("group: %s", e.msg);
+	tsrv_approve(&t, blocked->update_id, "Ring1", STORAGE_ACTION_BLOCK, NULL);
+	assert_int_equal(storage_update_decline(t.st, declined->update_id, &e), 0);
+
+	tclient_init(&c1, &t, "c7c7c7c7-2222-3333-4444-555555555555", "Ring1");
+	tclient_handshake(&c1, 1);
+	tclient_scan(&c1);
+	tclient_init(&c2, &t, "d8d8d8d8-2222-3333-4444-555555555555", "");
+	tclient_handshake(&c2, 1);
+	tclient_scan(&c2);
+	assert_string_equal(tclient_offer(&c1, blocked->update_id)->action, "PreDeploymentCheck");
+	assert_string_equal(tclient_offer(&c2, blocked->update_id)->action, "Evaluate");
+	assert_null(tclient_offer(&c1, declined->update_id));
+	assert_null(tclient_offer(&c2, declined->update_id));
+	tclient_free(&c1);
+	tclient_free(&c2);
+	tsrv_close(&t);
+}
+
 /*---- 5. Drivers ----*/
 
 /* The catalogue's drivers whose first HardwareID is hwid. */
@@ -908,6 +1019,8 @@ int main(void)
 		cmocka_unit_test(test_declined_update_comes_back_out_of_scope),
 		cmocka_unit_test(test_leaf_that_becomes_a_prerequisite_is_in_changed_updates),
 		cmocka_unit_test(test_category_scan_splits_out_of_scope_with_need_two_groups),
+		cmocka_unit_test(test_nothing_approved_offers_every_category_and_detectoid),
+		cmocka_unit_test(test_explicit_category_deployment_wins),
 		cmocka_unit_test(test_driver_sync_offers_the_best_ranked_driver_per_device),
 		cmocka_unit_test(test_client_without_approved_drivers_is_told_driver_sync_is_not_needed),
 	};
