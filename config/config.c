@@ -76,6 +76,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "server", "retry_after", CT_DURATION, 0, 1, 3600, "30", F(srv_retry_after) },
 	{ "server", "parse_budget_ms", CT_INT, 0, 10, 600000, "2000", F(srv_parse_budget_ms) },
 	{ "server", "client_targeting", CT_BOOL, 0, 0, 0, "true", F(srv_client_targeting) },
+	{ "server", "selfupdate_dir", CT_PATH, CF_IN_DATADIR, 0, 0, "selfupdate", F(srv_selfupdate_dir) },
 
 	{ "upstream", "url", CT_HTTPS_URL, CF_OPTIONAL, 0, 0, NULL, F(up_url) },
 	{ "upstream", "mode", CT_MODE, 0, 0, 0, "replica", F(up_mode) },

@@ -31,6 +31,7 @@ struct wsus_config {
 	int   srv_retry_after;        /* seconds, the Retry-After of a 503 */
 	int   srv_parse_budget_ms;    /* time allowed to read one request */
 	int   srv_client_targeting;   /* 1 = honour client-side target group names */
+	char *srv_selfupdate_dir;     /* the /SelfUpdate tree (served when it exists) */
 
 	/* [upstream] */
 	char *up_url;                 /* https:// only; NULL = no upstream (root server) */

@@ -8,10 +8,11 @@
  * Design notes:
  * (1) We bind the listening sockets ourselves (exact errors, port 0) and
  *     hand them to MHD, which owns them from then on.
- * (2) Routing: /Content/ -> server_content.c; a path of a service in
+ * (2) Routing: /Content/ -> server_content.c; /SelfUpdate/ and
+ *     wusserverversion.xml -> server_selfupdate.c; a path of a service in
  *     server_services[] (compared case-insensitively, as IIS does) ->
  *     server_soap_dispatch; anything else 404. The plain port serves only
- *     /Content/.
+ *     /Content/ and /SelfUpdate/.
  * (3) Mutual TLS: with [server] client_cert_allow set, MHD is given a trust
  *     list (our own certificate), which is what makes it ask GnuTLS for
  *     GNUTLS_CERT_REQUEST. Neither MHD nor GnuTLS verifies the client's
@@ -546,6 +547,7 @@ static int route(struct listener *l, struct MHD_Connection *conn, const char *ur
 {
 	struct server_req req;
 	const struct server_service *svc;
+	int which;
 
 	req_basics(&req, l, conn, url, method);
 	if (rs->too_big) {
@@ -554,9 +556,12 @@ static int route(struct listener *l, struct MHD_Connection *conn, const char *ur
 	}
 	if (strncasecmp(url, "/Content/", 9) == 0)
 		return handle_content(&req, conn);
+	which = server_static_path(url);
+	if (which == SERVER_STATIC_SELFUPDATE || (which != 0 && !l->plain))
+		return server_static_handle(&req, conn, which);
 	svc = l->plain ? NULL : service_by_path(url);
 	if (svc == NULL) {
-		server_log_refused(&req, MHD_HTTP_NOT_FOUND, l->plain ? "plain port serves /Content only"
+		server_log_refused(&req, MHD_HTTP_NOT_FOUND, l->plain ? "plain port serves /Content and /SelfUpdate only"
 								       : "no such path");
 		return server_reply_status(conn, MHD_HTTP_NOT_FOUND, NULL);
 	}

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLIENT_SERVER_PV      "3.2"
+#define CLIENT_SERVER_PV      SERVER_CLIENT_PROTOCOL_VERSION
 #define CLIENT_MAX_EXTENDED   50       /* MaxExtendedUpdatesPerRequest */
 #define CLIENT_MAX_GLOBAL_IDS 100000   /* RefreshCache identities */
 #define CLIENT_MAX_DIGESTS    5000     /* GetFileLocations */

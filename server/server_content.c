@@ -594,14 +594,35 @@ static int serve(struct server_req *req, struct MHD_Connection *conn, int fd, in
 	return queue(conn, status, resp);
 }
 
+int server_file_serve(struct server_req *req, struct MHD_Connection *conn, int fd, const struct stat *sb,
+		      const char *etag)
+{
+	char lastmod[32];
+	struct server_cond c;
+	int use_range;
+	enum server_cond_result cr;
+
+	http_date((int64_t)sb->st_mtime, lastmod);
+	c.if_match = header(conn, "If-Match");
+	c.if_none_match = header(conn, "If-None-Match");
+	c.if_modified_since = header(conn, "If-Modified-Since");
+	c.if_unmodified_since = header(conn, "If-Unmodified-Since");
+	c.if_range = header(conn, "If-Range");
+	cr = server_cond_eval(&c, etag, (int64_t)sb->st_mtime, &use_range);
+	if (cr == SERVER_COND_SERVE)
+		return serve(req, conn, fd, (int64_t)sb->st_size, use_range, etag, lastmod);
+	close(fd);
+	if (cr == SERVER_COND_FAILED)
+		return server_reply_status(conn, MHD_HTTP_PRECONDITION_FAILED, NULL);
+	return reply_304(conn, (int64_t)sb->st_size, etag, lastmod);
+}
+
 int server_content_handle(struct server_req *req, struct MHD_Connection *conn)
 {
 	uint8_t sha1[WSUS_SHA1_LEN];
-	char ext[16], hex[2 * WSUS_SHA1_LEN + 1], etag[2 * WSUS_SHA1_LEN + 3], lastmod[32];
-	struct server_cond c;
+	char ext[16], hex[2 * WSUS_SHA1_LEN + 1], etag[2 * WSUS_SHA1_LEN + 3];
 	struct stat sb;
-	int fd, use_range;
-	enum server_cond_result cr;
+	int fd;
 
 	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
 		server_log_refused(req, MHD_HTTP_METHOD_NOT_ALLOWED, "content is GET/HEAD only");
@@ -618,17 +639,5 @@ int server_content_handle(struct server_req *req, struct MHD_Connection *conn)
 	}
 	wsus_hex_encode(sha1, WSUS_SHA1_LEN, hex);
 	snprintf(etag, sizeof(etag), "\"%s\"", hex);
-	http_date((int64_t)sb.st_mtime, lastmod);
-	c.if_match = header(conn, "If-Match");
-	c.if_none_match = header(conn, "If-None-Match");
-	c.if_modified_since = header(conn, "If-Modified-Since");
-	c.if_unmodified_since = header(conn, "If-Unmodified-Since");
-	c.if_range = header(conn, "If-Range");
-	cr = server_cond_eval(&c, etag, (int64_t)sb.st_mtime, &use_range);
-	if (cr == SERVER_COND_SERVE)
-		return serve(req, conn, fd, (int64_t)sb.st_size, use_range, etag, lastmod);
-	close(fd);
-	if (cr == SERVER_COND_FAILED)
-		return server_reply_status(conn, MHD_HTTP_PRECONDITION_FAILED, NULL);
-	return reply_304(conn, (int64_t)sb.st_size, etag, lastmod);
+	return server_file_serve(req, conn, fd, &sb, etag);
 }

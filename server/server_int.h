@@ -10,6 +10,7 @@
 #define WSUS_SERVER_INT_H
 
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include "common.h"
 #include "config.h"
@@ -394,5 +395,25 @@ int server_http_date_parse(const char *s, int64_t *out);
 
 /* Answer a request whose path starts with /Content/ (GET/HEAD only). */
 int server_content_handle(struct server_req *req, struct MHD_Connection *conn);
+/* Serve the regular file fd (owned from here on; sb its fstat) to a GET/HEAD
+ * as /Content does: the conditions against etag (a strong one, with quotes)
+ * and its mtime, single and multipart ranges, 416, 304, 412; Content-Type
+ * application/octet-stream, Accept-Ranges, ETag, Last-Modified. */
+int server_file_serve(struct server_req *req, struct MHD_Connection *conn, int fd, const struct stat *sb,
+		      const char *etag);
+
+/*---- server_selfupdate.c: /SelfUpdate/ and wusserverversion.xml ----*/
+
+/* The protocol version the client service announces (GetConfig). */
+#define SERVER_CLIENT_PROTOCOL_VERSION "3.2"
+
+enum {
+	SERVER_STATIC_SELFUPDATE = 1,  /* /SelfUpdate/... */
+	SERVER_STATIC_VERSION,         /* /ClientWebService/wusserverversion.xml */
+};
+/* Which static path this is (case-insensitive), 0 for none. */
+int server_static_path(const char *path);
+/* Answer it (GET/HEAD; 404 for anything not in [server] selfupdate_dir). */
+int server_static_handle(struct server_req *req, struct MHD_Connection *conn, int which);
 
 #endif /* WSUS_SERVER_INT_H */
