@@ -24,25 +24,14 @@
 #include <libxml/parser.h>
 
 #include "test_server_client_util.h"
+#include "test_update_docs.h"
 
-#define DOCS WSUS_SHARED_DIR "/fixtures/update-docs/"
 
 #define MICROSOFT "56309036-4c77-4dd9-951a-99ee9c246a94"   /* Company, r101 */
 #define WINDOWS   "6964aab4-c5b5-43bd-a17d-ffb4346a8e1d"   /* ProductFamily, r100 */
 #define OOBE_ZDP  "dd78b8a1-0b20-45c1-add6-4da72e9364cf"   /* Product, r202 */
 
-static const char *const doc_names[] = {
-	"1f9bd9bb-7390-4aa3-bbdb-ded99fac2583-r200.xml",
-	"266f6222-c89d-43f2-9f8a-69340271e677-r200.xml",
-	"56309036-4c77-4dd9-951a-99ee9c246a94-r101.xml",
-	"6964aab4-c5b5-43bd-a17d-ffb4346a8e1d-r100.xml",
-	"7366a74a-ef29-44e1-b738-570b516aca1f-r200.xml",
-	"a2fef9b0-7951-4c2c-a42b-9e351dd1c1fe-r200.xml",
-	"ccb78947-6453-4ecc-9de8-bc0305c98f2d-r200.xml",
-	"dd78b8a1-0b20-45c1-add6-4da72e9364cf-r202.xml",
-	"ff36f0b5-dded-4780-8664-cd78af8b62c1-r200.xml",
-};
-#define N_DOCS (sizeof(doc_names) / sizeof(doc_names[0]))
+#define N_DOCS TEST_N_UPDATE_DOCS
 
 static struct tcat cat;
 
@@ -57,10 +46,10 @@ static int group_setup(void **state)
 		size_t len = 0;
 		struct err e = { 0 };
 
-		snprintf(path, sizeof(path), DOCS "%s", doc_names[i]);
+		snprintf(path, sizeof(path), TEST_UPDATE_DOCS_DIR "%s", test_update_docs[i]);
 		if (wsus_read_file(path, WSUS_MAX_UPDATE_XML, &xml, &len, &e) < 0 ||
 		    protocol_update_parse(xml, len, &cat.u[cat.n], &e) < 0)
-			fail_msg("%s: %s", doc_names[i], e.msg);
+			fail_msg("%s: %s", test_update_docs[i], e.msg);
 		cat.n++;
 		free(xml);
 	}

@@ -20,23 +20,12 @@
 
 #include "protocol.h"
 #include "test_storage_util.h"
+#include "test_update_docs.h"
 
-#define DOCS WSUS_SHARED_DIR "/fixtures/update-docs/"
 /* The schema version of the last release whose Core kept Properties' children. */
 #define OLD_RELEASE_VERSION 4
-#define N_DOCS 9
+#define N_DOCS ((int)TEST_N_UPDATE_DOCS)
 
-static const char *const doc_names[N_DOCS] = {
-	"1f9bd9bb-7390-4aa3-bbdb-ded99fac2583-r200.xml",
-	"266f6222-c89d-43f2-9f8a-69340271e677-r200.xml",
-	"56309036-4c77-4dd9-951a-99ee9c246a94-r101.xml",
-	"6964aab4-c5b5-43bd-a17d-ffb4346a8e1d-r100.xml",
-	"7366a74a-ef29-44e1-b738-570b516aca1f-r200.xml",
-	"a2fef9b0-7951-4c2c-a42b-9e351dd1c1fe-r200.xml",
-	"ccb78947-6453-4ecc-9de8-bc0305c98f2d-r200.xml",
-	"dd78b8a1-0b20-45c1-add6-4da72e9364cf-r202.xml",
-	"ff36f0b5-dded-4780-8664-cd78af8b62c1-r200.xml",
-};
 
 static struct wsus_update *parse_doc(const char *name)
 {
@@ -46,7 +35,7 @@ static struct wsus_update *parse_doc(const char *name)
 	struct wsus_update *u = NULL;
 	struct err e = { 0 };
 
-	snprintf(path, sizeof(path), DOCS "%s", name);
+	snprintf(path, sizeof(path), TEST_UPDATE_DOCS_DIR "%s", name);
 	if (wsus_read_file(path, WSUS_MAX_UPDATE_XML, &buf, &len, &e) < 0 ||
 	    protocol_update_parse(buf, len, &u, &e) < 0)
 		fail_msg("%s: %s", name, e.msg);
@@ -107,7 +96,7 @@ static void make_old_release(struct fixture *f)
 	char ver[64];
 
 	for (int i = 0; i < N_DOCS; i++) {
-		struct wsus_update *u = parse_doc(doc_names[i]);
+		struct wsus_update *u = parse_doc(test_update_docs[i]);
 
 		f->ids[i] = tsu_put(f->t->st, u, NULL);
 		wsus_update_free(u);
@@ -190,7 +179,7 @@ static void test_migrates_core_fragments(void **state)
 	assert_int_equal(storage_open(f->t->dir, NULL, &f->t->st, &e), 0);
 	assert_int_equal(storage_schema_version(f->t->st), storage_schema_latest());
 	for (int i = 0; i < N_DOCS; i++) {
-		struct wsus_update *u = parse_doc(doc_names[i]);
+		struct wsus_update *u = parse_doc(test_update_docs[i]);
 		char *xml = NULL, *ext = NULL;
 		size_t len = 0, elen = 0;
 
@@ -201,7 +190,7 @@ static void test_migrates_core_fragments(void **state)
 		assert_null(strstr(xml, "</Properties>"));
 		assert_int_equal(storage_fragment_get(f->t->st, u->update_id, u->revision, WSUS_FRAG_EXTENDED,
 						      NULL, &ext, &elen, &e), 0);
-		if (strcmp(doc_names[i], "a2fef9b0-7951-4c2c-a42b-9e351dd1c1fe-r200.xml") == 0)
+		if (strcmp(test_update_docs[i], "a2fef9b0-7951-4c2c-a42b-9e351dd1c1fe-r200.xml") == 0)
 			assert_non_null(strstr(ext, "<KBArticleID>2267602</KBArticleID></ExtendedProperties>"));
 		free(xml);
 		free(ext);
