@@ -9,7 +9,8 @@
  *     a Windows WSUS sends them to clients;
  *   - decoding of XmlUpdateBlobCompressed (an MSCF cabinet holding one LZX
  *     member, UTF-16LE XML) with libmspack.
- *   - SOAP 1.1/1.2 envelopes, lenient request readers, faults, dateTime;
+ *   - SOAP 1.1/1.2 envelopes read by a bounded streaming reader (libexpat, no
+ *     DOM), lenient accessors over what it keeps, faults, dateTime;
  *   - the Xpress and gzip encodings of responses.
  */
 #ifndef WSUS_PROTOCOL_H
@@ -85,9 +86,10 @@ int protocol_utf16le_to_utf8(const uint8_t *in, size_t n, char **out, size_t *ou
 
 enum protocol_soap_version { PROTOCOL_SOAP11 = 1, PROTOCOL_SOAP12 = 2 };
 
-/* A parsed request: the document and the operation element (the first
- * element child of Body, which decides the operation whatever SOAPAction
- * says). */
+/* A SOAP message parsed into a libxml2 document: what the sync client reads
+ * from an upstream server's answers (requests to this server are read by
+ * protocol_req_read below, without a DOM). op is the first element child of
+ * Body. */
 struct protocol_soap_msg {
 	xmlDocPtr  doc;
 	xmlNodePtr op;           /* first element child of Body */
@@ -118,6 +120,99 @@ int protocol_soap_child_text(xmlNodePtr parent, const char *local, char *out, si
 int protocol_soap_child_bool(xmlNodePtr parent, const char *local, int *out);
 int protocol_soap_child_int(xmlNodePtr parent, const char *local, int64_t min, int64_t max,
 			    int64_t *out);
+
+/*---- protocol_reader.c: the bounded streaming request reader ----*/
+
+/* Hard limits on one request, checked while it is read (never on a tree
+ * built first). Past any of them reading stops: -EFBIG for bytes (the front
+ * end answers 413), -E2BIG for the others (a SOAP fault). */
+struct protocol_list_limit {
+	const char *name;      /* local name of a list element whose <int> children are ids */
+	size_t max;            /* its items (xsi:nil ones not counted) */
+};
+struct protocol_limits {
+	size_t max_bytes;      /* the whole body */
+	size_t max_elements;   /* elements of the document, <int> list items excepted */
+	size_t max_attrs;      /* attributes of one element, namespace declarations included */
+	size_t max_depth;      /* element nesting, the Envelope being 1 */
+	size_t max_text;       /* character data of one element, in bytes */
+	size_t max_ids;        /* <int> items under an element that lists[] does not name */
+	const struct protocol_list_limit *lists; /* NULL, or ended by a NULL name */
+};
+/* The limits of protocol_req_read when the caller gives none. */
+extern const struct protocol_limits protocol_limits_default;
+
+/* Picks the limits of an operation from the namespace URI and local name of
+ * the Body's first element; NULL when the operation is unknown. */
+typedef const struct protocol_limits *(*protocol_limits_fn)(void *ctx, const char *ns,
+							     const char *name);
+
+/* An attribute without a namespace. */
+struct protocol_attr {
+	const char *name;
+	const char *value;
+};
+
+/* An element of the operation's subtree as the reader keeps it. The
+ * <int> children of an element are not nodes: their values are in ids. */
+struct protocol_node {
+	const char *name;                 /* local name */
+	const char *ns;                   /* namespace URI, "" for none */
+	struct protocol_node *parent;     /* NULL for the operation element */
+	struct protocol_node *first, *last, *next; /* element children, next sibling */
+	const char *text;                 /* its own character data (NUL-ended), NULL if none */
+	size_t text_len;
+	const struct protocol_attr *attrs;
+	size_t n_attrs;
+	int64_t *ids;                     /* values of its <int> children, in order */
+	size_t n_ids, cap_ids;
+	int nil;                          /* marked xsi:nil="true" or "1" */
+	int bad_ids;                      /* an <int> child was not a decimal integer */
+};
+
+/* Owner of the nodes, their strings and id arrays. */
+struct protocol_tree;
+void protocol_tree_free(struct protocol_tree *t);
+
+/* A read request: the operation element (the first element child of Body,
+ * which decides the operation whatever SOAPAction says) and its subtree. */
+struct protocol_req_msg {
+	struct protocol_tree *tree;       /* owns everything below */
+	const struct protocol_node *op;   /* NULL unless read in full */
+	const char *op_name;     /* its local name, "" when not reached */
+	const char *op_ns;       /* its namespace URI, "" if none */
+	enum protocol_soap_version version;
+};
+
+/* Read a SOAP 1.1 or 1.2 request body in one pass under the limits `pre`
+ * (NULL: protocol_limits_default) until the operation element, then under
+ * those pick returns for it (pick NULL: pre again). Returns 0, or negative
+ * with e set: -EINVAL not XML / no Envelope / no Body / empty Body,
+ * -ENOENT an unknown operation (pick returned NULL), -EFBIG over max_bytes,
+ * -E2BIG over another limit, -ENOMEM. On failure past the operation element
+ * op_name/op_ns/version still say what was asked. Free with
+ * protocol_req_free in every case. */
+int protocol_req_read(const char *body, size_t len, const struct protocol_limits *pre,
+		      protocol_limits_fn pick, void *ctx, struct protocol_req_msg *out, struct err *e);
+void protocol_req_free(struct protocol_req_msg *m);
+
+/*---- protocol_soap.c: the same lenient readers over the reader's nodes ----*/
+
+/* As protocol_soap_child/next/text/child_text/child_bool/child_int above,
+ * matching by local name and skipping xsi:nil elements. */
+const struct protocol_node *protocol_req_child(const struct protocol_node *parent, const char *local);
+const struct protocol_node *protocol_req_next(const struct protocol_node *n);
+char *protocol_req_text(const struct protocol_node *n);
+int protocol_req_child_text(const struct protocol_node *parent, const char *local, char *out,
+			    size_t cap);
+int protocol_req_child_bool(const struct protocol_node *parent, const char *local, int *out);
+int protocol_req_child_int(const struct protocol_node *parent, const char *local, int64_t min,
+			   int64_t max, int64_t *out);
+/* The value of n's attribute `name` (no namespace), or NULL. */
+const char *protocol_req_attr(const struct protocol_node *n, const char *name);
+/* The <int> items of list (n NULL: none): *ids points into the tree.
+ * -EINVAL when one of them was not a decimal integer. */
+int protocol_req_ids(const struct protocol_node *list, const int64_t **ids, size_t *n);
 
 /* Response writer: the XML declaration, Envelope and Body open tags for the
  * version (end closes them). Between them the caller appends the response

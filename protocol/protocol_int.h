@@ -31,4 +31,9 @@ int protocol_attr(const xmlNode *n, const char *name, char **out);
 /* *out = copy of the text content of n (all descendant text). 0, or -ENOMEM. */
 int protocol_text(const xmlNode *n, char **out);
 
+/* s[0..n) as a decimal integer with an optional sign and nothing else
+ * (no white space), within [min, max]: -EINVAL not such a number, -ERANGE
+ * outside the range (or past int64). */
+int protocol_span_int(const char *s, size_t n, int64_t min, int64_t max, int64_t *out);
+
 #endif /* WSUS_PROTOCOL_INT_H */

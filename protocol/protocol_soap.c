@@ -1,10 +1,11 @@
 /*
- * protocol_soap.c -- SOAP 1.1 and 1.2 on the wire: the request envelope
- * (parsed by the hardened parser of protocol_xml.c), lenient readers for what
- * real clients put inside it, the response envelope, faults in the shape a
- * Windows WSUS sends them, and xs:dateTime. A parsed message owns its
- * document (protocol_soap_msg_free); reader strings are malloc'd, the caller
- * frees them with free(). Everything here is reentrant.
+ * protocol_soap.c -- SOAP 1.1 and 1.2 on the wire: envelopes parsed into a
+ * libxml2 document (the sync client's view of upstream answers), lenient
+ * readers for what real peers put inside them, the same readers over the
+ * nodes of the request reader (protocol_reader.c), the response envelope,
+ * faults in the shape a Windows WSUS sends them, and xs:dateTime. A parsed
+ * message owns its document or nodes; reader strings are malloc'd, the
+ * caller frees them with free(). Everything here is reentrant.
  */
 #include "protocol.h"
 #include "protocol_int.h"
@@ -96,17 +97,24 @@ void protocol_soap_msg_free(struct protocol_soap_msg *m)
 
 /*---- Lenient readers ----*/
 
+/* Narrow s[0..*n) to leave out the XML white space at either end. */
+static const char *trim_span(const char *s, size_t *n)
+{
+	while (*n > 0 && is_xml_space((unsigned char)*s)) {
+		s++;
+		(*n)--;
+	}
+	while (*n > 0 && is_xml_space((unsigned char)s[*n - 1]))
+		(*n)--;
+	return s;
+}
+
 /* Copy of s[0..n) without the XML white space at either end. */
 static char *dup_trimmed(const char *s, size_t n)
 {
 	char *r;
 
-	while (n > 0 && is_xml_space((unsigned char)*s)) {
-		s++;
-		n--;
-	}
-	while (n > 0 && is_xml_space((unsigned char)s[n - 1]))
-		n--;
+	s = trim_span(s, &n);
 	r = malloc(n + 1);
 	if (r == NULL)
 		return NULL;
@@ -216,6 +224,54 @@ int protocol_soap_child_text(xmlNodePtr parent, const char *local, char *out, si
 	return 0;
 }
 
+static int span_is(const char *s, size_t n, const char *word, int nocase)
+{
+	return strlen(word) == n && (nocase ? strncasecmp(s, word, n) : strncmp(s, word, n)) == 0;
+}
+
+/* xs:boolean is lower case; .NET never sends anything else, but "True"
+ * costs nothing to accept. */
+static int span_bool(const char *t, size_t n, int *out)
+{
+	if (span_is(t, n, "true", 1) || span_is(t, n, "1", 0))
+		*out = 1;
+	else if (span_is(t, n, "false", 1) || span_is(t, n, "0", 0))
+		*out = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int protocol_span_int(const char *s, size_t n, int64_t min, int64_t max, int64_t *out)
+{
+	uint64_t v = 0, lim = (uint64_t)INT64_MAX;
+	size_t i = 0;
+	int neg = 0;
+	int64_t x;
+
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		neg = s[i++] == '-';
+	if (i == n)
+		return -EINVAL;
+	for (size_t k = i; k < n; k++)
+		if (s[k] < '0' || s[k] > '9')
+			return -EINVAL;
+	if (neg)
+		lim++;
+	for (; i < n; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+
+		if (v > (lim - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	x = neg ? (int64_t)(0 - v) : (int64_t)v;
+	if (x < min || x > max)
+		return -ERANGE;
+	*out = x;
+	return 0;
+}
+
 int protocol_soap_child_bool(xmlNodePtr parent, const char *local, int *out)
 {
 	char *t;
@@ -223,59 +279,155 @@ int protocol_soap_child_bool(xmlNodePtr parent, const char *local, int *out)
 
 	if (rc < 0)
 		return rc;
-	/* xs:boolean is lower case; .NET never sends anything else, but
-	 * "True" costs nothing to accept. */
-	if (strcasecmp(t, "true") == 0 || strcmp(t, "1") == 0)
-		*out = 1;
-	else if (strcasecmp(t, "false") == 0 || strcmp(t, "0") == 0)
-		*out = 0;
-	else
-		rc = -EINVAL;
+	rc = span_bool(t, strlen(t), out);
 	free(t);
 	return rc;
-}
-
-/* A decimal integer with an optional sign and nothing else. */
-static int parse_int64(const char *s, int64_t *out)
-{
-	const char *p = s;
-	char *end;
-	long long v;
-
-	if (*p == '+' || *p == '-')
-		p++;
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p != '\0'; p++)
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (errno != 0 || *end != '\0')
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 int protocol_soap_child_int(xmlNodePtr parent, const char *local, int64_t min, int64_t max,
 			    int64_t *out)
 {
 	char *t;
-	int64_t v = 0;
 	int rc = child_text_alloc(parent, local, &t);
 
 	if (rc < 0)
 		return rc;
-	rc = parse_int64(t, &v);
+	rc = protocol_span_int(t, strlen(t), min, max, out);
 	free(t);
+	return rc;
+}
+
+/*---- The same readers over the nodes of protocol_req_read ----*/
+
+/* The text of n without the XML white space at either end (not copied). */
+static const char *node_text(const struct protocol_node *n, size_t *len)
+{
+	*len = n->text ? n->text_len : 0;
+	return trim_span(n->text ? n->text : "", len);
+}
+
+static int node_named(const struct protocol_node *n, const char *local)
+{
+	return strcmp(n->name, local) == 0 && !n->nil;
+}
+
+const struct protocol_node *protocol_req_child(const struct protocol_node *parent, const char *local)
+{
+	if (parent == NULL || local == NULL)
+		return NULL;
+	for (const struct protocol_node *n = parent->first; n != NULL; n = n->next)
+		if (node_named(n, local))
+			return n;
+	return NULL;
+}
+
+const struct protocol_node *protocol_req_next(const struct protocol_node *n)
+{
+	const char *local;
+
+	if (n == NULL)
+		return NULL;
+	local = n->name;
+	for (n = n->next; n != NULL; n = n->next)
+		if (node_named(n, local))
+			return n;
+	return NULL;
+}
+
+char *protocol_req_text(const struct protocol_node *n)
+{
+	const char *s;
+	size_t len;
+	char *r;
+
+	if (n == NULL || n->nil)
+		return NULL;
+	s = node_text(n, &len);
+	r = malloc(len + 1);
+	if (r == NULL)
+		return NULL;
+	memcpy(r, s, len);
+	r[len] = '\0';
+	return r;
+}
+
+/* The trimmed text of the child named local (not copied): -ENOENT absent or nil. */
+static int node_child_text(const struct protocol_node *parent, const char *local, const char **s,
+			   size_t *len)
+{
+	const struct protocol_node *c = protocol_req_child(parent, local);
+
+	if (c == NULL)
+		return -ENOENT;
+	*s = node_text(c, len);
+	return 0;
+}
+
+int protocol_req_child_text(const struct protocol_node *parent, const char *local, char *out,
+			    size_t cap)
+{
+	const char *s;
+	size_t n;
+	int rc;
+
+	if (out == NULL || cap == 0)
+		return -EINVAL;
+	rc = node_child_text(parent, local, &s, &n);
 	if (rc < 0)
 		return rc;
-	if (v < min || v > max)
-		return -ERANGE;
-	*out = v;
+	if (n >= cap)
+		return -E2BIG;
+	memcpy(out, s, n);
+	out[n] = '\0';
 	return 0;
+}
+
+int protocol_req_child_bool(const struct protocol_node *parent, const char *local, int *out)
+{
+	const char *t;
+	size_t n;
+	int rc = node_child_text(parent, local, &t, &n);
+
+	return rc < 0 ? rc : span_bool(t, n, out);
+}
+
+int protocol_req_child_int(const struct protocol_node *parent, const char *local, int64_t min,
+			   int64_t max, int64_t *out)
+{
+	const char *t;
+	size_t n;
+	int rc = node_child_text(parent, local, &t, &n);
+
+	return rc < 0 ? rc : protocol_span_int(t, n, min, max, out);
+}
+
+const char *protocol_req_attr(const struct protocol_node *n, const char *name)
+{
+	for (size_t i = 0; n != NULL && i < n->n_attrs; i++)
+		if (strcmp(n->attrs[i].name, name) == 0)
+			return n->attrs[i].value;
+	return NULL;
+}
+
+int protocol_req_ids(const struct protocol_node *list, const int64_t **ids, size_t *n)
+{
+	*ids = NULL;
+	*n = 0;
+	if (list == NULL)
+		return 0;
+	if (list->bad_ids)
+		return -EINVAL;
+	*ids = list->ids;
+	*n = list->n_ids;
+	return 0;
+}
+
+void protocol_req_free(struct protocol_req_msg *m)
+{
+	if (m == NULL)
+		return;
+	protocol_tree_free(m->tree);
+	memset(m, 0, sizeof(*m));
 }
 
 /*---- Response envelope ----*/

@@ -7,7 +7,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config git
-  libmicrohttpd-dev libssl-dev libsqlite3-dev libxml2-dev libcurl4-openssl-dev
+  libmicrohttpd-dev libssl-dev libsqlite3-dev libxml2-dev libexpat1-dev libcurl4-openssl-dev
   libmspack-dev libinih-dev libcmocka-dev zlib1g-dev libgnutls28-dev
   libxml2-utils sqlite3 openssl curl procps bc time tinyproxy python3
   clang libclang-rt-dev

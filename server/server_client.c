@@ -142,7 +142,7 @@ static int config_stamp(struct server_req *req, int64_t *ms, struct server_fault
 	return rc;
 }
 
-static int op_get_config(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+static int op_get_config(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 			 struct server_fault *f)
 {
 	char when[40];
@@ -163,11 +163,11 @@ static int op_get_config(struct server_req *req, struct protocol_soap_msg *msg, 
 
 /*---- Cookies ----*/
 
-int server_client_cookie(struct server_req *req, xmlNodePtr op, int check_config,
+int server_client_cookie(struct server_req *req, const struct protocol_node *op, int check_config,
 			 struct server_cookie_claims *c, struct server_fault *f)
 {
-	xmlNodePtr ck = protocol_soap_child(op, "cookie");
-	char *data = protocol_soap_text(protocol_soap_child(ck, "EncryptedData"));
+	const struct protocol_node *ck = protocol_req_child(op, "cookie");
+	char *data = protocol_req_text(protocol_req_child(ck, "EncryptedData"));
 	struct err e = { 0 };
 	int64_t stamp;
 	int rc;
@@ -193,7 +193,8 @@ int server_client_cookie(struct server_req *req, xmlNodePtr op, int check_config
 	if (rc < 0)
 		return rc;
 	if (c->issued_ms < stamp)
-		return server_fault_set(f, PROTOCOL_ERR_CONFIG_CHANGED, "configuration changed since the cookie");
+		return server_fault_set(f, PROTOCOL_ERR_CONFIG_CHANGED,
+					"configuration changed since the cookie");
 	return 0;
 }
 
@@ -243,55 +244,40 @@ int server_client_groups(struct server_req *req, const struct server_cookie_clai
 
 /*---- Request readers ----*/
 
-int server_client_ids(xmlNodePtr list, const char *what, size_t max, int64_t **out, size_t *n,
-		      struct server_fault *f)
+int server_client_ids(const struct protocol_node *list, const char *what, size_t max, int64_t **out,
+		      size_t *n, struct server_fault *f)
 {
-	int64_t *v = NULL;
-	size_t k = 0, cap = 0;
+	const int64_t *ids;
+	size_t k;
 
 	*out = NULL;
 	*n = 0;
-	for (xmlNodePtr it = protocol_soap_child(list, "int"); it != NULL; it = protocol_soap_next(it)) {
-		char *t = protocol_soap_text(it), *end = NULL;
-		long long x;
-
-		if (k == max) {
-			free(t);
-			free(v);
-			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "%s: more than %zu ids",
-						what, max);
-		}
-		errno = 0;
-		x = t ? strtoll(t, &end, 10) : 0;
-		if (t == NULL || end == t || *end != '\0' || errno != 0 || x < INT32_MIN || x > INT32_MAX) {
-			free(t);
-			free(v);
+	if (protocol_req_ids(list, &ids, &k) < 0)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "%s", what);
+	if (k > max)
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "%s: more than %zu ids",
+					what, max);
+	for (size_t i = 0; i < k; i++)
+		if (ids[i] < INT32_MIN || ids[i] > INT32_MAX)
 			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "%s", what);
-		}
-		free(t);
-		if (k == cap) {
-			int64_t *nv = realloc(v, (cap ? cap * 2 : 64) * sizeof(*v));
-
-			if (nv == NULL) {
-				free(v);
-				server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
-				return -ENOMEM;
-			}
-			v = nv;
-			cap = cap ? cap * 2 : 64;
-		}
-		v[k++] = x;
+	if (k == 0)
+		return 0;
+	*out = malloc(k * sizeof(**out));
+	if (*out == NULL) {
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+		return -ENOMEM;
 	}
-	*out = v;
+	memcpy(*out, ids, k * sizeof(**out));
 	*n = k;
 	return 0;
 }
 
 /* Text of a child into out, cut at cap-1 bytes on a UTF-8 boundary; NULL
  * when absent. Strings a client reports are only kept, never interpreted. */
-static const char *opt_text(xmlNodePtr parent, const char *name, char *out, size_t cap)
+static const char *opt_text(const struct protocol_node *parent, const char *name, char *out,
+			    size_t cap)
 {
-	char *t = protocol_soap_text(protocol_soap_child(parent, name));
+	char *t = protocol_req_text(protocol_req_child(parent, name));
 	size_t n;
 
 	if (t == NULL)
@@ -308,24 +294,24 @@ static const char *opt_text(xmlNodePtr parent, const char *name, char *out, size
 	return out;
 }
 
-static int opt_int(xmlNodePtr parent, const char *name, int64_t min, int64_t max)
+static int opt_int(const struct protocol_node *parent, const char *name, int64_t min, int64_t max)
 {
 	int64_t v = 0;
 
-	if (protocol_soap_child_int(parent, name, min, max, &v) < 0)
+	if (protocol_req_child_int(parent, name, min, max, &v) < 0)
 		return 0;
 	return (int)v;
 }
 
 /* An UpdateIdentity element. */
-static int read_identity(xmlNodePtr n, char uid[WSUS_GUID_LEN], int *rev)
+static int read_identity(const struct protocol_node *n, char uid[WSUS_GUID_LEN], int *rev)
 {
 	char text[64];
 	int64_t v;
 
-	if (protocol_soap_child_text(n, "UpdateID", text, sizeof(text)) < 0 ||
+	if (protocol_req_child_text(n, "UpdateID", text, sizeof(text)) < 0 ||
 	    wsus_guid_normalize(text, uid) < 0 ||
-	    protocol_soap_child_int(n, "RevisionNumber", 0, INT32_MAX, &v) < 0)
+	    protocol_req_child_int(n, "RevisionNumber", 0, INT32_MAX, &v) < 0)
 		return -EINVAL;
 	*rev = (int)v;
 	return 0;
@@ -465,19 +451,20 @@ static const struct storage_client_rev *scope_by_identity(struct scope *s, const
 /*---- GetCookie ----*/
 
 /* The one AuthorizationCookie of authCookies, opened. */
-static int open_auth_cookie(struct server_req *req, xmlNodePtr op, struct server_cookie_claims *auth,
+static int open_auth_cookie(struct server_req *req, const struct protocol_node *op,
+			    struct server_cookie_claims *auth,
 			    struct server_fault *f)
 {
-	xmlNodePtr list = protocol_soap_child(op, "authCookies");
-	xmlNodePtr ac = protocol_soap_child(list, "AuthorizationCookie");
+	const struct protocol_node *list = protocol_req_child(op, "authCookies");
+	const struct protocol_node *ac = protocol_req_child(list, "AuthorizationCookie");
 	char *data;
 	struct err e = { 0 };
 	int rc;
 
-	if (ac == NULL || protocol_soap_next(ac) != NULL)
+	if (ac == NULL || protocol_req_next(ac) != NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_AUTH_COOKIE,
 					"authCookies must hold exactly one AuthorizationCookie");
-	data = protocol_soap_text(protocol_soap_child(ac, "CookieData"));
+	data = protocol_req_text(protocol_req_child(ac, "CookieData"));
 	rc = data ? server_cookie_open(req->srv->cookie_key, data, SERVER_COOKIE_CLIENT_AUTH, wsus_now_ms(),
 				       auth, &e)
 		  : err_set(&e, -EBADMSG, "no CookieData");
@@ -493,11 +480,12 @@ static int open_auth_cookie(struct server_req *req, xmlNodePtr op, struct server
 /* oldCookie: absent or without EncryptedData is a first cookie (aux 0);
  * otherwise it must be ours (expired is the usual case), and its change
  * horizon carries over when it was the same client's. */
-static int old_cookie_aux(struct server_req *req, xmlNodePtr op, const char *subject, int64_t *aux,
+static int old_cookie_aux(struct server_req *req, const struct protocol_node *op,
+			  const char *subject, int64_t *aux,
 			  struct server_fault *f)
 {
-	xmlNodePtr old = protocol_soap_child(op, "oldCookie");
-	char *data = protocol_soap_text(protocol_soap_child(old, "EncryptedData"));
+	const struct protocol_node *old = protocol_req_child(op, "oldCookie");
+	char *data = protocol_req_text(protocol_req_child(old, "EncryptedData"));
 	struct server_cookie_claims c;
 	struct err e = { 0 };
 	int rc;
@@ -519,7 +507,7 @@ static int old_cookie_aux(struct server_req *req, xmlNodePtr op, const char *sub
 	return 0;
 }
 
-static int op_get_cookie(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+static int op_get_cookie(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 			 struct server_fault *f)
 {
 	struct server_cookie_claims auth, c;
@@ -533,7 +521,7 @@ static int op_get_cookie(struct server_req *req, struct protocol_soap_msg *msg, 
 	rc = old_cookie_aux(req, msg->op, auth.subject, &aux, f);
 	if (rc < 0)
 		return rc;
-	if (protocol_soap_child_text(msg->op, "lastChange", text, sizeof(text)) < 0 ||
+	if (protocol_req_child_text(msg->op, "lastChange", text, sizeof(text)) < 0 ||
 	    protocol_datetime_parse(text, &last_change) < 0)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "lastChange");
 	rc = config_stamp(req, &stamp, f);
@@ -543,7 +531,7 @@ static int op_get_cookie(struct server_req *req, struct protocol_soap_msg *msg, 
 	 * keep a varying number of digits of the text we sent. */
 	if (last_change / 1000 != stamp / 1000)
 		return server_fault_set(f, PROTOCOL_ERR_CONFIG_CHANGED, "lastChange is not the current one");
-	if (protocol_soap_child_text(msg->op, "protocolVersion", pv, sizeof(pv)) < 0 ||
+	if (protocol_req_child_text(msg->op, "protocolVersion", pv, sizeof(pv)) < 0 ||
 	    pv_parse(pv, &major, &minor) < 0)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "protocolVersion");
 
@@ -569,7 +557,8 @@ struct computer_text {
 	char client_version[64];
 };
 
-static void read_computer(xmlNodePtr ci, struct storage_client_computer *c, struct computer_text *t)
+static void read_computer(const struct protocol_node *ci, struct storage_client_computer *c,
+			  struct computer_text *t)
 {
 	c->dns_name = opt_text(ci, "DnsName", t->dns, sizeof(t->dns));
 	c->os_major = opt_int(ci, "OSMajorVersion", INT32_MIN, INT32_MAX);
@@ -631,13 +620,13 @@ static int register_full(struct server_req *req, const char *computer, const str
 	return server_fault_set(f, PROTOCOL_ERR_SERVER_BUSY, "%s", e->msg);
 }
 
-static int op_register_computer(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_register_computer(struct server_req *req, struct protocol_req_msg *msg,
 				struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
 	struct storage_client_computer comp;
 	struct computer_text *t;
-	xmlNodePtr ci;
+	const struct protocol_node *ci;
 	struct err e = { 0 };
 	int targeting = req->srv->cfg == NULL || req->srv->cfg->srv_client_targeting;
 	int rc, unknown = 0;
@@ -648,7 +637,7 @@ static int op_register_computer(struct server_req *req, struct protocol_soap_msg
 	rc = register_allowed(req, c.subject, f);
 	if (rc < 0)
 		return rc;
-	ci = protocol_soap_child(msg->op, "computerInfo");
+	ci = protocol_req_child(msg->op, "computerInfo");
 	if (ci == NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "computerInfo");
 	t = calloc(1, sizeof(*t));
@@ -672,7 +661,8 @@ static int op_register_computer(struct server_req *req, struct protocol_soap_msg
 		return rc;
 	}
 	if (unknown > 0 && targeting)
-		log_warn("client", "client asked for target groups that do not exist computer_id=%s groups=\"%s\""
+		log_warn("client",
+			 "client asked for target groups that do not exist computer_id=%s groups=\"%s\""
 			 " unknown=%d", c.subject, c.groups, unknown);
 	return wsus_buf_printf(out, "<RegisterComputerResponse xmlns=\"%s\" />", PROTOCOL_NS_CLIENT);
 }
@@ -746,10 +736,10 @@ static void choose_preferred(const struct cat_req *r, size_t n, int *error, int 
 	}
 }
 
-static int op_start_category_scan(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_start_category_scan(struct server_req *req, struct protocol_req_msg *msg,
 				  struct wsus_buf *out, struct server_fault *f)
 {
-	xmlNodePtr list = protocol_soap_child(msg->op, "requestedCategories");
+	const struct protocol_node *list = protocol_req_child(msg->op, "requestedCategories");
 	struct cat_req *r = NULL;
 	int *error = NULL, *preferred = NULL;
 	size_t n = 0;
@@ -757,7 +747,8 @@ static int op_start_category_scan(struct server_req *req, struct protocol_soap_m
 
 	if (list == NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "requestedCategories");
-	for (xmlNodePtr it = protocol_soap_child(list, "CategoryRelationship"); it; it = protocol_soap_next(it))
+	for (const struct protocol_node *it = protocol_req_child(list, "CategoryRelationship"); it;
+	     it = protocol_req_next(it))
 		n++;
 	if (n >= CLIENT_MAX_CATEGORIES)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS,
@@ -771,12 +762,13 @@ static int op_start_category_scan(struct server_req *req, struct protocol_soap_m
 		goto done;
 	}
 	n = 0;
-	for (xmlNodePtr it = protocol_soap_child(list, "CategoryRelationship"); it; it = protocol_soap_next(it)) {
+	for (const struct protocol_node *it = protocol_req_child(list, "CategoryRelationship"); it;
+	     it = protocol_req_next(it)) {
 		char text[64];
 		int64_t g;
 
-		if (protocol_soap_child_int(it, "IndexOfAndGroup", INT32_MIN, INT32_MAX, &g) < 0 ||
-		    protocol_soap_child_text(it, "CategoryId", text, sizeof(text)) < 0 ||
+		if (protocol_req_child_int(it, "IndexOfAndGroup", INT32_MIN, INT32_MAX, &g) < 0 ||
+		    protocol_req_child_text(it, "CategoryId", text, sizeof(text)) < 0 ||
 		    wsus_guid_normalize(text, r[n].id) < 0) {
 			rc = server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "requestedCategories");
 			goto done;
@@ -802,33 +794,37 @@ done:
 
 /*---- RefreshCache ----*/
 
-static int op_refresh_cache(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+static int op_refresh_cache(struct server_req *req, struct protocol_req_msg *msg,
+			    struct wsus_buf *out,
 			    struct server_fault *f)
 {
 	struct server_cookie_claims c;
 	struct scope s;
-	xmlNodePtr list;
+	const struct protocol_node *list;
 	size_t count = 0;
 	int rc;
 
 	rc = server_client_cookie(req, msg->op, 0, &c, f);
 	if (rc < 0)
 		return rc;
-	list = protocol_soap_child(msg->op, "globalIDs");
+	list = protocol_req_child(msg->op, "globalIDs");
 	if (list == NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "globalIDs");
-	for (xmlNodePtr it = protocol_soap_child(list, "UpdateIdentity"); it; it = protocol_soap_next(it))
+	for (const struct protocol_node *it = protocol_req_child(list, "UpdateIdentity"); it;
+	     it = protocol_req_next(it))
 		if (++count > CLIENT_MAX_GLOBAL_IDS)
 			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "globalIDs: more than %d",
 						CLIENT_MAX_GLOBAL_IDS);
 	rc = scope_load(req, &c, &s, f);
 	if (rc < 0)
 		return rc;
-	rc = wsus_buf_printf(out, "<RefreshCacheResponse xmlns=\"%s\"><RefreshCacheResult>", PROTOCOL_NS_CLIENT);
+	rc = wsus_buf_printf(out, "<RefreshCacheResponse xmlns=\"%s\"><RefreshCacheResult>",
+			     PROTOCOL_NS_CLIENT);
 	/* Only what is exactly the revision we would send: anything else stays
 	 * unknown to the client and comes back through SyncUpdates (T25). */
-	for (xmlNodePtr it = protocol_soap_child(list, "UpdateIdentity"); it && rc == 0;
-	     it = protocol_soap_next(it)) {
+	for (const struct protocol_node *it = protocol_req_child(list, "UpdateIdentity");
+	     it && rc == 0;
+	     it = protocol_req_next(it)) {
 		const struct storage_client_rev *r;
 		char uid[WSUS_GUID_LEN];
 		int rev;
@@ -931,25 +927,26 @@ static int put_locations(struct server_req *req, struct wsus_buf *out, const str
 	return rc;
 }
 
-static int op_get_file_locations(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_file_locations(struct server_req *req, struct protocol_req_msg *msg,
 				 struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
-	xmlNodePtr list;
+	const struct protocol_node *list;
 	size_t count = 0;
 	int rc;
 
 	rc = server_client_cookie(req, msg->op, 0, &c, f);
 	if (rc < 0)
 		return rc;
-	list = protocol_soap_child(msg->op, "fileDigests");
+	list = protocol_req_child(msg->op, "fileDigests");
 	if (list == NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "fileDigests");
 	rc = wsus_buf_printf(out, "<GetFileLocationsResponse xmlns=\"%s\"><GetFileLocationsResult>"
 			     "<FileLocations>", PROTOCOL_NS_CLIENT);
-	for (xmlNodePtr it = protocol_soap_child(list, "base64Binary"); it && rc == 0;
-	     it = protocol_soap_next(it)) {
-		char *text = protocol_soap_text(it), name[160];
+	for (const struct protocol_node *it = protocol_req_child(list, "base64Binary");
+	     it && rc == 0;
+	     it = protocol_req_next(it)) {
+		char *text = protocol_req_text(it), name[160];
 		uint8_t sha1[WSUS_SHA1_LEN + 1];
 		size_t len = 0;
 		int known;
@@ -1008,16 +1005,17 @@ static int add_locale(struct info_req *q, const char *loc)
 	return 0;
 }
 
-static int read_info_req(xmlNodePtr op, struct info_req *q, struct server_fault *f)
+static int read_info_req(const struct protocol_node *op, struct info_req *q, struct server_fault *f)
 {
-	xmlNodePtr types = protocol_soap_child(op, "infoTypes");
-	xmlNodePtr locs = protocol_soap_child(op, "locales");
+	const struct protocol_node *types = protocol_req_child(op, "infoTypes");
+	const struct protocol_node *locs = protocol_req_child(op, "locales");
 
 	memset(q, 0, sizeof(*q));
 	if (types == NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "infoTypes");
-	for (xmlNodePtr it = protocol_soap_child(types, "XmlUpdateFragmentType"); it; it = protocol_soap_next(it)) {
-		char *t = protocol_soap_text(it);
+	for (const struct protocol_node *it = protocol_req_child(types, "XmlUpdateFragmentType");
+	     it; it = protocol_req_next(it)) {
+		char *t = protocol_req_text(it);
 
 		if (t != NULL && strcmp(t, "Core") == 0)
 			q->want[WSUS_FRAG_CORE] = 1;
@@ -1032,8 +1030,9 @@ static int read_info_req(xmlNodePtr op, struct info_req *q, struct server_fault 
 	}
 	if ((q->want[WSUS_FRAG_LOCALIZED] || q->want[WSUS_FRAG_EULA]) && locs == NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "locales");
-	for (xmlNodePtr it = protocol_soap_child(locs, "string"); it; it = protocol_soap_next(it)) {
-		char *t = protocol_soap_text(it);
+	for (const struct protocol_node *it = protocol_req_child(locs, "string"); it;
+	     it = protocol_req_next(it)) {
+		char *t = protocol_req_text(it);
 		int rc = t ? add_locale(q, t) : 0;
 
 		free(t);
@@ -1125,7 +1124,7 @@ static int revision_files(struct server_req *req, const struct storage_client_re
 	return storage_revision_files(req->st, r->update_id, r->revision, collect_file, fs, NULL);
 }
 
-static int op_get_extended_update_info(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_extended_update_info(struct server_req *req, struct protocol_req_msg *msg,
 				       struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
@@ -1139,9 +1138,10 @@ static int op_get_extended_update_info(struct server_req *req, struct protocol_s
 	rc = server_client_cookie(req, msg->op, 0, &c, f);
 	if (rc < 0)
 		return rc;
-	if (protocol_soap_child(msg->op, "revisionIDs") == NULL)
+	if (protocol_req_child(msg->op, "revisionIDs") == NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "revisionIDs");
-	rc = server_client_ids(protocol_soap_child(msg->op, "revisionIDs"), "revisionIDs", CLIENT_MAX_EXTENDED,
+	rc = server_client_ids(protocol_req_child(msg->op, "revisionIDs"), "revisionIDs",
+			       CLIENT_MAX_EXTENDED,
 			       &ids, &n_ids, f);
 	if (rc == 0)
 		rc = read_info_req(msg->op, &q, f);
@@ -1182,7 +1182,7 @@ done:
 /* Version 2 names revisions by identity and adds what Windows 11 24H2 reads:
  * the digest algorithm and, per update, whether any file is encrypted (we
  * serve none, so the decryption lists stay empty). */
-static int op_get_extended_update_info2(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_extended_update_info2(struct server_req *req, struct protocol_req_msg *msg,
 					struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
@@ -1190,17 +1190,18 @@ static int op_get_extended_update_info2(struct server_req *req, struct protocol_
 	struct scope s = { 0 };
 	struct file_set fs = { 0 };
 	struct wsus_buf details;
-	xmlNodePtr list;
+	const struct protocol_node *list;
 	size_t count = 0;
 	int rc;
 
 	rc = server_client_cookie(req, msg->op, 0, &c, f);
 	if (rc < 0)
 		return rc;
-	list = protocol_soap_child(msg->op, "updateIDs");
+	list = protocol_req_child(msg->op, "updateIDs");
 	if (list == NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "updateIDs");
-	for (xmlNodePtr it = protocol_soap_child(list, "UpdateIdentity"); it; it = protocol_soap_next(it))
+	for (const struct protocol_node *it = protocol_req_child(list, "UpdateIdentity"); it;
+	     it = protocol_req_next(it))
 		if (++count > CLIENT_MAX_EXTENDED)
 			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "updateIDs: more than %d",
 						CLIENT_MAX_EXTENDED);
@@ -1210,10 +1211,12 @@ static int op_get_extended_update_info2(struct server_req *req, struct protocol_
 	if (rc < 0)
 		return rc;
 	wsus_buf_init(&details, 1u << 20);
-	rc = wsus_buf_printf(out, "<GetExtendedUpdateInfo2Response xmlns=\"%s\"><GetExtendedUpdateInfo2Result>"
+	rc = wsus_buf_printf(out,
+			     "<GetExtendedUpdateInfo2Response xmlns=\"%s\"><GetExtendedUpdateInfo2Result>"
 			     "<Updates>", PROTOCOL_NS_CLIENT);
-	for (xmlNodePtr it = protocol_soap_child(list, "UpdateIdentity"); it && rc == 0;
-	     it = protocol_soap_next(it)) {
+	for (const struct protocol_node *it = protocol_req_child(list, "UpdateIdentity");
+	     it && rc == 0;
+	     it = protocol_req_next(it)) {
 		const struct storage_client_rev *r;
 		char uid[WSUS_GUID_LEN];
 		int rev;
@@ -1260,17 +1263,49 @@ static const char *const client_paths[] = {
 	NULL,
 };
 
+/* RefreshCache: an UpdateIdentity is three elements. */
+static const struct protocol_limits refresh_limits = {
+	.max_bytes = PROTOCOL_MAX_SOAP_BODY,
+	.max_elements = 3 * CLIENT_MAX_GLOBAL_IDS + 1024,
+	.max_attrs = 64,
+	.max_depth = 32,
+	.max_text = 16 * 1024,
+	.max_ids = 100,
+};
+
+static const struct protocol_list_limit extended_lists[] = {
+	{ "revisionIDs", CLIENT_MAX_EXTENDED },
+	{ NULL, 0 },
+};
+
+static const struct protocol_limits extended_limits = {
+	.max_bytes = 1024 * 1024,
+	.max_elements = 2048,
+	.max_attrs = 64,
+	.max_depth = 32,
+	.max_text = 16 * 1024,
+	.max_ids = 100,
+	.lists = extended_lists,
+};
+
 static const struct server_op client_ops[] = {
-	{ "GetConfig", CLIENT_ACTION("GetConfig"), op_get_config, 0 },
-	{ "GetCookie", CLIENT_ACTION("GetCookie"), op_get_cookie, 0 },
-	{ "RegisterComputer", CLIENT_ACTION("RegisterComputer"), op_register_computer, 0 },
-	{ "StartCategoryScan", CLIENT_ACTION("StartCategoryScan"), op_start_category_scan, 0 },
-	{ "SyncUpdates", CLIENT_ACTION("SyncUpdates"), server_client_sync_updates, 0 },
-	{ "SyncPrinterCatalog", CLIENT_ACTION("SyncPrinterCatalog"), server_client_sync_printers, 0 },
-	{ "RefreshCache", CLIENT_ACTION("RefreshCache"), op_refresh_cache, 0 },
-	{ "GetExtendedUpdateInfo", CLIENT_ACTION("GetExtendedUpdateInfo"), op_get_extended_update_info, 0 },
-	{ "GetExtendedUpdateInfo2", CLIENT_ACTION("GetExtendedUpdateInfo2"), op_get_extended_update_info2, 0 },
-	{ "GetFileLocations", CLIENT_ACTION("GetFileLocations"), op_get_file_locations, 0 },
+	{ "GetConfig", CLIENT_ACTION("GetConfig"), op_get_config, 0, &server_limits_small },
+	{ "GetCookie", CLIENT_ACTION("GetCookie"), op_get_cookie, 0, &server_limits_small },
+	{ "RegisterComputer", CLIENT_ACTION("RegisterComputer"), op_register_computer, 0,
+	  &server_limits_small },
+	{ "StartCategoryScan", CLIENT_ACTION("StartCategoryScan"), op_start_category_scan, 0,
+	  &server_limits_medium },
+	{ "SyncUpdates", CLIENT_ACTION("SyncUpdates"), server_client_sync_updates, 0,
+	  &server_client_sync_limits },
+	{ "SyncPrinterCatalog", CLIENT_ACTION("SyncPrinterCatalog"), server_client_sync_printers, 0,
+	  &server_client_sync_limits },
+	{ "RefreshCache", CLIENT_ACTION("RefreshCache"), op_refresh_cache, 0, &refresh_limits },
+	{ "GetExtendedUpdateInfo", CLIENT_ACTION("GetExtendedUpdateInfo"), op_get_extended_update_info, 0,
+	  &extended_limits },
+	{ "GetExtendedUpdateInfo2", CLIENT_ACTION("GetExtendedUpdateInfo2"), op_get_extended_update_info2, 0,
+	  &server_limits_medium },
+	{ "GetFileLocations", CLIENT_ACTION("GetFileLocations"), op_get_file_locations, 0,
+	  &server_limits_medium },
 };
 
 const struct server_service server_client_service = {

@@ -35,6 +35,29 @@
 #define SYNC_MAX_CHIDS       64        /* ComputerSpec HardwareIDs */
 #define SYNC_MAX_HWIDS       16        /* HardwareIds listed in one driver deployment */
 
+/*---- Request limits ----*/
+
+static const struct protocol_list_limit sync_lists[] = {
+	{ "InstalledNonLeafUpdateIDs", SYNC_MAX_INSTALLED },
+	{ "installedNonLeafUpdateIDs", SYNC_MAX_INSTALLED },
+	{ "OtherCachedUpdateIDs", SYNC_MAX_CACHED },
+	{ "CachedDriverIDs", SYNC_MAX_CACHED },
+	{ "printerUpdateIDs", SYNC_MAX_CACHED },
+	{ NULL, 0 },
+};
+
+/* The id lists go to int64 arrays (not elements); the elements are the
+ * SystemSpec of a driver sync at its ceilings, with room to spare. */
+const struct protocol_limits server_client_sync_limits = {
+	.max_bytes = PROTOCOL_MAX_SOAP_BODY,
+	.max_elements = SYNC_MAX_DEVICES * 16 + SYNC_MAX_DEVICE_IDS + SYNC_MAX_FILTER * 3 + 4096,
+	.max_attrs = 64,
+	.max_depth = 32,
+	.max_text = 16 * 1024,
+	.max_ids = 1000,
+	.lists = sync_lists,
+};
+
 /*---- Id sets ----*/
 
 struct id_set {
@@ -168,18 +191,20 @@ static uint64_t version_pack(const char *s)
 	return v;
 }
 
-static void copy_text(xmlNodePtr parent, const char *name, char *out, size_t cap)
+static void copy_text(const struct protocol_node *parent, const char *name, char *out, size_t cap)
 {
-	char *t = protocol_soap_text(protocol_soap_child(parent, name));
+	char *t = protocol_req_text(protocol_req_child(parent, name));
 
 	snprintf(out, cap, "%s", t ? t : "");
 	free(t);
 }
 
-static int add_device_ids(struct sync *s, struct device *d, xmlNodePtr list, struct server_fault *f)
+static int add_device_ids(struct sync *s, struct device *d, const struct protocol_node *list,
+			  struct server_fault *f)
 {
-	for (xmlNodePtr it = protocol_soap_child(list, "string"); it; it = protocol_soap_next(it)) {
-		char *t = protocol_soap_text(it), **nv;
+	for (const struct protocol_node *it = protocol_req_child(list, "string"); it;
+	     it = protocol_req_next(it)) {
+		char *t = protocol_req_text(it), **nv;
 
 		if (t == NULL || t[0] == '\0' || strlen(t) >= 200) {
 			free(t);
@@ -201,23 +226,24 @@ static int add_device_ids(struct sync *s, struct device *d, xmlNodePtr list, str
 	return 0;
 }
 
-static int read_device(struct sync *s, xmlNodePtr n, struct device *d, struct server_fault *f)
+static int read_device(struct sync *s, const struct protocol_node *n, struct device *d,
+		       struct server_fault *f)
 {
-	xmlNodePtr inst = protocol_soap_child(n, "installedDriver");
+	const struct protocol_node *inst = protocol_req_child(n, "installedDriver");
 	char text[64];
 	int64_t v;
 	int rc;
 
-	rc = add_device_ids(s, d, protocol_soap_child(n, "HardwareIDs"), f);
+	rc = add_device_ids(s, d, protocol_req_child(n, "HardwareIDs"), f);
 	if (rc == 0)
-		rc = add_device_ids(s, d, protocol_soap_child(n, "CompatibleIDs"), f);
+		rc = add_device_ids(s, d, protocol_req_child(n, "CompatibleIDs"), f);
 	if (rc < 0 || inst == NULL)
 		return rc;
 	d->installed = 1;
 	copy_text(inst, "MatchingID", d->matching_id, sizeof(d->matching_id));
 	copy_text(inst, "DriverVerDate", text, sizeof(text));
 	snprintf(d->date, sizeof(d->date), "%.10s", text);
-	if (protocol_soap_child_int(inst, "DriverVerVersion", INT64_MIN, INT64_MAX, &v) == 0)
+	if (protocol_req_child_int(inst, "DriverVerVersion", INT64_MIN, INT64_MAX, &v) == 0)
 		d->version = (uint64_t)v;
 	copy_text(inst, "Class", d->class_name, sizeof(d->class_name));
 	copy_text(inst, "Provider", d->provider, sizeof(d->provider));
@@ -228,11 +254,13 @@ static int read_device(struct sync *s, xmlNodePtr n, struct device *d, struct se
 	return 0;
 }
 
-static int read_system_spec(struct sync *s, xmlNodePtr spec, struct server_fault *f)
+static int read_system_spec(struct sync *s, const struct protocol_node *spec,
+			    struct server_fault *f)
 {
 	size_t n = 0;
 
-	for (xmlNodePtr it = protocol_soap_child(spec, "Device"); it; it = protocol_soap_next(it))
+	for (const struct protocol_node *it = protocol_req_child(spec, "Device"); it;
+	     it = protocol_req_next(it))
 		if (++n > SYNC_MAX_DEVICES)
 			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "SystemSpec: too many devices");
 	s->dev = calloc(n ? n : 1, sizeof(*s->dev));
@@ -240,7 +268,8 @@ static int read_system_spec(struct sync *s, xmlNodePtr spec, struct server_fault
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
 		return -ENOMEM;
 	}
-	for (xmlNodePtr it = protocol_soap_child(spec, "Device"); it; it = protocol_soap_next(it)) {
+	for (const struct protocol_node *it = protocol_req_child(spec, "Device"); it;
+	     it = protocol_req_next(it)) {
 		int rc = read_device(s, it, &s->dev[s->n_dev++], f);
 
 		if (rc < 0)
@@ -249,12 +278,15 @@ static int read_system_spec(struct sync *s, xmlNodePtr spec, struct server_fault
 	return 0;
 }
 
-static int read_computer_spec(struct sync *s, xmlNodePtr params, struct server_fault *f)
+static int read_computer_spec(struct sync *s, const struct protocol_node *params,
+			      struct server_fault *f)
 {
-	xmlNodePtr ids = protocol_soap_child(protocol_soap_child(params, "ComputerSpec"), "HardwareIDs");
+	const struct protocol_node *ids = protocol_req_child(protocol_req_child(params,
+										"ComputerSpec"), "HardwareIDs");
 
-	for (xmlNodePtr it = protocol_soap_child(ids, "guid"); it; it = protocol_soap_next(it)) {
-		char *t = protocol_soap_text(it);
+	for (const struct protocol_node *it = protocol_req_child(ids, "guid"); it;
+	     it = protocol_req_next(it)) {
+		char *t = protocol_req_text(it);
 		int rc = t && s->n_chids < SYNC_MAX_CHIDS ? wsus_guid_normalize(t, s->chids[s->n_chids]) : -1;
 
 		free(t);
@@ -267,12 +299,13 @@ static int read_computer_spec(struct sync *s, xmlNodePtr params, struct server_f
 	return 0;
 }
 
-static int read_filter(struct sync *s, xmlNodePtr params, struct server_fault *f)
+static int read_filter(struct sync *s, const struct protocol_node *params, struct server_fault *f)
 {
-	xmlNodePtr list = protocol_soap_child(params, "FilterCategoryIds");
+	const struct protocol_node *list = protocol_req_child(params, "FilterCategoryIds");
 	size_t n = 0;
 
-	for (xmlNodePtr it = protocol_soap_child(list, "CategoryIdentifier"); it; it = protocol_soap_next(it))
+	for (const struct protocol_node *it = protocol_req_child(list, "CategoryIdentifier"); it;
+	     it = protocol_req_next(it))
 		if (++n > SYNC_MAX_FILTER)
 			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "FilterCategoryIds");
 	if (n == 0)
@@ -282,10 +315,11 @@ static int read_filter(struct sync *s, xmlNodePtr params, struct server_fault *f
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
 		return -ENOMEM;
 	}
-	for (xmlNodePtr it = protocol_soap_child(list, "CategoryIdentifier"); it; it = protocol_soap_next(it)) {
+	for (const struct protocol_node *it = protocol_req_child(list, "CategoryIdentifier"); it;
+	     it = protocol_req_next(it)) {
 		char text[64];
 
-		if (protocol_soap_child_text(it, "Id", text, sizeof(text)) < 0 ||
+		if (protocol_req_child_text(it, "Id", text, sizeof(text)) < 0 ||
 		    wsus_guid_normalize(text, s->filter[s->n_filter]) < 0)
 			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "FilterCategoryIds");
 		s->n_filter++;
@@ -293,7 +327,8 @@ static int read_filter(struct sync *s, xmlNodePtr params, struct server_fault *f
 	return 0;
 }
 
-static int read_lists(struct sync *s, xmlNodePtr parent, const char *installed, const char *other,
+static int read_lists(struct sync *s, const struct protocol_node *parent, const char *installed,
+		      const char *other,
 		      struct server_fault *f)
 {
 	int64_t *inst = NULL, *rest = NULL, *copy;
@@ -301,10 +336,11 @@ static int read_lists(struct sync *s, xmlNodePtr parent, const char *installed, 
 	int rc;
 
 	/* More than 400 installed non-leaf revisions is not a real client. */
-	rc = server_client_ids(protocol_soap_child(parent, installed), installed, SYNC_MAX_INSTALLED,
+	rc = server_client_ids(protocol_req_child(parent, installed), installed, SYNC_MAX_INSTALLED,
 			       &inst, &n_inst, f);
 	if (rc == 0)
-		rc = server_client_ids(protocol_soap_child(parent, other), other, SYNC_MAX_CACHED, &rest,
+		rc = server_client_ids(protocol_req_child(parent, other), other, SYNC_MAX_CACHED,
+				       &rest,
 				       &n_rest, f);
 	if (rc < 0) {
 		free(inst);
@@ -331,18 +367,18 @@ static int read_lists(struct sync *s, xmlNodePtr parent, const char *installed, 
 	return rc;
 }
 
-static int read_sync_params(struct sync *s, xmlNodePtr op, struct server_fault *f)
+static int read_sync_params(struct sync *s, const struct protocol_node *op, struct server_fault *f)
 {
-	xmlNodePtr params = protocol_soap_child(op, "parameters");
-	xmlNodePtr spec;
+	const struct protocol_node *params = protocol_req_child(op, "parameters");
+	const struct protocol_node *spec;
 	int skip = 0, rc;
 
 	if (params == NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "parameters");
-	if (protocol_soap_child_bool(params, "SkipSoftwareSync", &skip) < 0)
+	if (protocol_req_child_bool(params, "SkipSoftwareSync", &skip) < 0)
 		skip = 0;
 	s->mode = skip ? MODE_DRIVER : MODE_SOFTWARE;
-	spec = protocol_soap_child(params, "SystemSpec");
+	spec = protocol_req_child(params, "SystemSpec");
 	if (spec != NULL && !skip)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "SystemSpec in a software sync");
 	rc = read_lists(s, params, "InstalledNonLeafUpdateIDs",
@@ -354,7 +390,8 @@ static int read_sync_params(struct sync *s, xmlNodePtr op, struct server_fault *
 	/* Category scans exist for clients of 1.7 and later (we serve 3.2). */
 	if (rc == 0 && s->late_client) {
 		rc = read_filter(s, params, f);
-		if (rc == 0 && protocol_soap_child_bool(params, "NeedTwoGroupOutOfScopeUpdates", &s->need_two) < 0)
+		if (rc == 0 && protocol_req_child_bool(params, "NeedTwoGroupOutOfScopeUpdates",
+						       &s->need_two) < 0)
 			s->need_two = 0;
 	}
 	return rc;
@@ -909,7 +946,7 @@ static int put_sync_info(struct sync *s, struct wsus_buf *out, const char *respo
 /*---- Operations ----*/
 
 /* Cookie (with ConfigChanged), then registration (RegistrationRequired). */
-static int sync_begin(struct sync *s, struct server_req *req, struct protocol_soap_msg *msg,
+static int sync_begin(struct sync *s, struct server_req *req, struct protocol_req_msg *msg,
 		      struct server_fault *f)
 {
 	memset(s, 0, sizeof(*s));
@@ -949,7 +986,7 @@ static int sync_finish(struct sync *s, struct wsus_buf *out, const char *respons
 	return rc;
 }
 
-int server_client_sync_updates(struct server_req *req, struct protocol_soap_msg *msg,
+int server_client_sync_updates(struct server_req *req, struct protocol_req_msg *msg,
 			       struct wsus_buf *out, struct server_fault *f)
 {
 	struct sync s;
@@ -963,7 +1000,7 @@ int server_client_sync_updates(struct server_req *req, struct protocol_soap_msg 
 	return rc;
 }
 
-int server_client_sync_printers(struct server_req *req, struct protocol_soap_msg *msg,
+int server_client_sync_printers(struct server_req *req, struct protocol_req_msg *msg,
 				struct wsus_buf *out, struct server_fault *f)
 {
 	struct sync s;

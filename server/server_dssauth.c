@@ -14,7 +14,7 @@
 #define DSS_NAME_MAX 255     /* RFC 1035: a whole domain name */
 
 /* Ping is shared by the three upstream services; defined in server_sss.c. */
-int server_sss_ping(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+int server_sss_ping(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		    struct server_fault *f);
 
 /* A host name as RFC 1035 2.3 spells it: letters, digits and hyphens in
@@ -43,7 +43,7 @@ static int fqdn_valid(const char *s)
 	return 1;
 }
 
-static int op_get_authorization_cookie(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_authorization_cookie(struct server_req *req, struct protocol_req_msg *msg,
 				       struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
@@ -54,10 +54,10 @@ static int op_get_authorization_cookie(struct server_req *req, struct protocol_s
 	int rc;
 
 	/* programKeys is "reserved, empty": whatever it holds is ignored. */
-	if (protocol_soap_child_text(msg->op, "accountName", name, sizeof(name)) < 0 ||
+	if (protocol_req_child_text(msg->op, "accountName", name, sizeof(name)) < 0 ||
 	    !fqdn_valid(name))
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "accountName");
-	if (protocol_soap_child_text(msg->op, "accountGuid", raw, sizeof(raw)) < 0 ||
+	if (protocol_req_child_text(msg->op, "accountGuid", raw, sizeof(raw)) < 0 ||
 	    wsus_guid_normalize(raw, guid) < 0)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "accountGuid");
 
@@ -96,8 +96,8 @@ static const char *const dssauth_paths[] = {
 
 static const struct server_op dssauth_ops[] = {
 	{ "GetAuthorizationCookie", PROTOCOL_NS_DSSAUTH "/GetAuthorizationCookie",
-	  op_get_authorization_cookie, 1 },
-	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping, 1 },
+	  op_get_authorization_cookie, 1, &server_limits_small },
+	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping, 1, &server_limits_small },
 };
 
 const struct server_service server_dssauth_service = {

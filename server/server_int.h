@@ -81,7 +81,7 @@ struct server_fault {
  * <GetCookieResponse xmlns="...">...</GetCookieResponse>) to out and return 0;
  * on a protocol error fill f and return -1 (the core writes the fault). Any
  * other negative return is an InternalServerError. */
-typedef int (*server_op_fn)(struct server_req *req, struct protocol_soap_msg *msg,
+typedef int (*server_op_fn)(struct server_req *req, struct protocol_req_msg *msg,
 			    struct wsus_buf *out, struct server_fault *f);
 
 struct server_op {
@@ -90,6 +90,8 @@ struct server_op {
 	server_op_fn fn;
 	int downstream_only;   /* a server-to-server (MS-WSUSSS) operation: subject to
 				  [server] client_cert_allow (server_soap_dispatch, 403) */
+	const struct protocol_limits *limits; /* what its request may hold; NULL:
+						 server_limits_small */
 };
 
 struct server_service {
@@ -99,6 +101,15 @@ struct server_service {
 	int downstream_only;           /* every operation is server-to-server: the whole path is
 					  gated before the body is read (server.c, 403) */
 };
+
+/* Request limits shared by the operation tables (server_soap.c). small: an
+ * operation of a few scalars and a cookie; medium: lists of some thousand
+ * items; bulk: batches of events or rollups (16 MiB, 200,000 elements).
+ * Before the operation element, server_limits_pre applies. */
+extern const struct protocol_limits server_limits_pre;
+extern const struct protocol_limits server_limits_small;
+extern const struct protocol_limits server_limits_medium;
+extern const struct protocol_limits server_limits_bulk;
 
 /* The services (each defined in its own file). */
 extern const struct server_service server_sss_service;        /* ServerSyncWebService */
@@ -112,17 +123,19 @@ extern const struct server_service *const server_services[];
 
 /* A finished response of the SOAP layer. */
 struct server_resp {
-	int status;                    /* 200, or 500 for a fault */
+	int status;                    /* 200, 500 for a fault, 413 for a body over a limit */
 	const char *content_type;      /* static string */
 	struct wsus_buf body;          /* owned; wsus_buf_free when sent */
 };
 
-/* Run one SOAP request against svc (server_soap.c): parse the envelope, find
- * the operation by the Body's first element (SOAPAction is only a hint), call
- * its handler, wrap the result in an envelope of the request's SOAP version.
- * Always fills resp: malformed XML, a missing Body, an unknown operation, a
- * handler fault or a handler failure all become a SOAP fault with HTTP 500.
- * Logs one line per fault. */
+/* Run one SOAP request against svc (server_soap.c): read the envelope with
+ * the bounded reader under the operation's limits, find the operation by the
+ * Body's first element (SOAPAction is only a hint), call its handler, wrap
+ * the result in an envelope of the request's SOAP version. Always fills
+ * resp: malformed XML, a missing Body, an unknown operation, a limit passed,
+ * a handler fault or a handler failure all become a SOAP fault with HTTP
+ * 500, except a body over the operation's byte limit (413). Logs one line
+ * per refusal. */
 void server_soap_dispatch(struct server_req *req, const struct server_service *svc,
 			  struct server_resp *resp);
 
@@ -203,7 +216,7 @@ int server_cookie_open(const uint8_t key[32], const char *b64, enum server_cooki
  * missing or does not open, ServerChanged when another server identity
  * issued it, CookieExpired when it has expired; with check_config also
  * ConfigChanged when it predates GetConfig's LastChange. c is filled. */
-int server_client_cookie(struct server_req *req, xmlNodePtr op, int check_config,
+int server_client_cookie(struct server_req *req, const struct protocol_node *op, int check_config,
 			 struct server_cookie_claims *c, struct server_fault *f);
 /* Append <name><Expiration/><EncryptedData/></name>: a fresh cookie with
  * the claims of c and aux as the client's change horizon. */
@@ -214,7 +227,8 @@ int server_client_groups(struct server_req *req, const struct server_cookie_clai
 			 struct storage_client_groups *g, struct server_fault *f);
 /* The <int> children of list (absent or nil: none). More than max, or an
  * item that is not an int32: InvalidParameters naming what. Caller frees. */
-int server_client_ids(xmlNodePtr list, const char *what, size_t max, int64_t **out, size_t *n,
+int server_client_ids(const struct protocol_node *list, const char *what, size_t max, int64_t **out,
+		      size_t *n,
 		      struct server_fault *f);
 /* 1 when protocol version pv ("major.minor") is at least major.minor. */
 int server_client_pv_at_least(const char *pv, int major, int minor);
@@ -223,10 +237,12 @@ int server_client_pv_at_least(const char *pv, int major, int minor);
 int server_client_put_deployment(struct wsus_buf *out, const struct storage_client_rev *r,
 				 const char *pv, const char *const *hwids, size_t n_hwids);
 
-/* server_client_sync.c: the SyncUpdates and SyncPrinterCatalog operations. */
-int server_client_sync_updates(struct server_req *req, struct protocol_soap_msg *msg,
+/* server_client_sync.c: the SyncUpdates and SyncPrinterCatalog operations
+ * and the limits of their requests (id lists up to the SYNC_MAX_* caps). */
+extern const struct protocol_limits server_client_sync_limits;
+int server_client_sync_updates(struct server_req *req, struct protocol_req_msg *msg,
 			       struct wsus_buf *out, struct server_fault *f);
-int server_client_sync_printers(struct server_req *req, struct protocol_soap_msg *msg,
+int server_client_sync_printers(struct server_req *req, struct protocol_req_msg *msg,
 				struct wsus_buf *out, struct server_fault *f);
 
 /*---- server_limit.c: per-address rate limits, log gates ----*/
@@ -309,13 +325,13 @@ int server_report_store(struct server_req *req, const char *computer, struct sto
  * answered false (nothing unauthenticated is stored); GetRequiredInventoryType
  * (0: no inventory, as GetConfig's IsInventoryRequired says) and
  * ReportInventory (accepted and discarded), both behind the client cookie. */
-int server_report_event_batch(struct server_req *req, struct protocol_soap_msg *msg,
+int server_report_event_batch(struct server_req *req, struct protocol_req_msg *msg,
 			      struct wsus_buf *out, struct server_fault *f);
-int server_report_event_batch2(struct server_req *req, struct protocol_soap_msg *msg,
+int server_report_event_batch2(struct server_req *req, struct protocol_req_msg *msg,
 			       struct wsus_buf *out, struct server_fault *f);
-int server_report_inventory_type(struct server_req *req, struct protocol_soap_msg *msg,
+int server_report_inventory_type(struct server_req *req, struct protocol_req_msg *msg,
 				 struct wsus_buf *out, struct server_fault *f);
-int server_report_inventory(struct server_req *req, struct protocol_soap_msg *msg,
+int server_report_inventory(struct server_req *req, struct protocol_req_msg *msg,
 			    struct wsus_buf *out, struct server_fault *f);
 
 /*---- server.c: responses and logging shared by the handlers ----*/

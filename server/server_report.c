@@ -234,16 +234,17 @@ static int append_line(struct wsus_buf *b, const char *t)
 /* The <string> children of list joined into *out (NULL when none); past
  * REPORT_TEXT_MAX the rest is left out. Each string is also shown to
  * states (when not NULL) before any cut. */
-static int read_strings(xmlNodePtr list, char **out, struct states *states)
+static int read_strings(const struct protocol_node *list, char **out, struct states *states)
 {
 	struct wsus_buf b;
 	int full = 0, rc = 0;
 
 	*out = NULL;
 	wsus_buf_init(&b, REPORT_TEXT_MAX);
-	for (xmlNodePtr x = protocol_soap_child(list, "string"); x != NULL && rc == 0;
-	     x = protocol_soap_next(x)) {
-		char *t = protocol_soap_text(x);
+	for (const struct protocol_node *x = protocol_req_child(list, "string");
+	     x != NULL && rc == 0;
+	     x = protocol_req_next(x)) {
+		char *t = protocol_req_text(x);
 
 		if (t == NULL)
 			continue;
@@ -259,23 +260,24 @@ static int read_strings(xmlNodePtr list, char **out, struct states *states)
 	return rc;
 }
 
-static int child_int(xmlNodePtr parent, const char *name, int64_t min, int64_t max, int dflt, int *out)
+static int child_int(const struct protocol_node *parent, const char *name, int64_t min, int64_t max,
+		     int dflt, int *out)
 {
 	int64_t v = 0;
-	int rc = protocol_soap_child_int(parent, name, min, max, &v);
+	int rc = protocol_req_child_int(parent, name, min, max, &v);
 
 	*out = rc == 0 ? (int)v : dflt;
 	return rc;
 }
 
 /* The event's own update (BasicData/UpdateID), "" when none or all zero. */
-static void basic_update(xmlNodePtr basic, struct report_item *it)
+static void basic_update(const struct protocol_node *basic, struct report_item *it)
 {
-	xmlNodePtr u = protocol_soap_child(basic, "UpdateID");
+	const struct protocol_node *u = protocol_req_child(basic, "UpdateID");
 	char raw[64];
 
 	it->update_id[0] = '\0';
-	if (u == NULL || protocol_soap_child_text(u, "UpdateID", raw, sizeof(raw)) < 0 ||
+	if (u == NULL || protocol_req_child_text(u, "UpdateID", raw, sizeof(raw)) < 0 ||
 	    wsus_guid_normalize(raw, it->update_id) < 0 || strcmp(it->update_id, ZERO_GUID) == 0) {
 		it->update_id[0] = '\0';
 		return;
@@ -285,12 +287,13 @@ static void basic_update(xmlNodePtr basic, struct report_item *it)
 }
 
 /* BasicData into it; -EINVAL when the event is to be skipped (note 2). */
-static int read_basic(xmlNodePtr basic, int64_t now, struct report_item *it)
+static int read_basic(const struct protocol_node *basic, int64_t now, struct report_item *it)
 {
 	char raw[64], text[64];
 	int ns, rc;
 
-	if (basic == NULL || protocol_soap_child_text(basic, "EventInstanceID", raw, sizeof(raw)) < 0 ||
+	if (basic == NULL || protocol_req_child_text(basic, "EventInstanceID", raw,
+						     sizeof(raw)) < 0 ||
 	    wsus_guid_normalize(raw, it->instance_id) < 0 ||
 	    child_int(basic, "EventID", INT16_MIN, UINT16_MAX, 0, &it->ev.event_id) < 0)
 		return -EINVAL;
@@ -304,10 +307,10 @@ static int read_basic(xmlNodePtr basic, int64_t now, struct report_item *it)
 	if (child_int(basic, "Win32HResult", INT32_MIN, INT32_MAX, 0, &it->ev.hresult) < 0)
 		(void)child_int(basic, "Win32Hresult", INT32_MIN, INT32_MAX, 0, &it->ev.hresult);
 	it->ev.time_ms = now;
-	if (protocol_soap_child_text(basic, "TimeAtTarget", text, sizeof(text)) == 0 &&
+	if (protocol_req_child_text(basic, "TimeAtTarget", text, sizeof(text)) == 0 &&
 	    protocol_datetime_parse(text, &it->ev.time_ms) < 0)
 		it->ev.time_ms = now;
-	if (protocol_soap_child_text(basic, "AppName", text, sizeof(text)) == 0) {
+	if (protocol_req_child_text(basic, "AppName", text, sizeof(text)) == 0) {
 		it->app_name = strndup(text, REPORT_APP_MAX);
 		if (it->app_name == NULL)
 			return -ENOMEM;
@@ -349,17 +352,18 @@ static size_t text_cost(const char *s)
 }
 
 /* One ReportingEvent into a new item (*out NULL when it is skipped). */
-static int read_event(xmlNodePtr x, const char *computer, int64_t now, struct report_item **out)
+static int read_event(const struct protocol_node *x, const char *computer, int64_t now,
+		      struct report_item **out)
 {
 	struct report_item *it = calloc(1, sizeof(*it));
-	xmlNodePtr ext = protocol_soap_child(x, "ExtendedData");
+	const struct protocol_node *ext = protocol_req_child(x, "ExtendedData");
 	struct states s = { 0 };
 	int rc;
 
 	*out = NULL;
 	if (it == NULL)
 		return -ENOMEM;
-	rc = read_basic(protocol_soap_child(x, "BasicData"), now, it);
+	rc = read_basic(protocol_req_child(x, "BasicData"), now, it);
 	if (rc == -EINVAL) {
 		item_free(it);
 		return 0;
@@ -368,9 +372,10 @@ static int read_event(xmlNodePtr x, const char *computer, int64_t now, struct re
 	if (rc == 0 && it->computer_id == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = read_strings(protocol_soap_child(ext, "ReplacementStrings"), &it->replacement, NULL);
+		rc = read_strings(protocol_req_child(ext, "ReplacementStrings"), &it->replacement,
+				  NULL);
 	if (rc == 0)
-		rc = read_strings(protocol_soap_child(ext, "MiscData"), &it->misc,
+		rc = read_strings(protocol_req_child(ext, "MiscData"), &it->misc,
 				  it->ev.event_id == EVENT_AGENT_STATUS ? &s : NULL);
 	if (rc == 0)
 		rc = derive_states(it, &s);
@@ -396,17 +401,20 @@ struct batch {
 	size_t n, bytes, skipped;
 };
 
-static int read_batch(xmlNodePtr list, const char *computer, struct batch *b, struct server_fault *f)
+static int read_batch(const struct protocol_node *list, const char *computer, struct batch *b,
+		      struct server_fault *f)
 {
 	int64_t now = wsus_now_ms();
 	size_t count = 0;
 
 	memset(b, 0, sizeof(*b));
-	for (xmlNodePtr x = protocol_soap_child(list, "ReportingEvent"); x != NULL; x = protocol_soap_next(x))
+	for (const struct protocol_node *x = protocol_req_child(list, "ReportingEvent"); x != NULL;
+	     x = protocol_req_next(x))
 		if (++count > REPORT_MAX_BATCH)
 			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS,
 						"eventBatch: more than %d events", REPORT_MAX_BATCH);
-	for (xmlNodePtr x = protocol_soap_child(list, "ReportingEvent"); x != NULL; x = protocol_soap_next(x)) {
+	for (const struct protocol_node *x = protocol_req_child(list, "ReportingEvent"); x != NULL;
+	     x = protocol_req_next(x)) {
 		struct report_item *it = NULL;
 		int rc = read_event(x, computer, now, &it);
 
@@ -493,7 +501,7 @@ static int answer_bool(struct wsus_buf *out, const char *op, int value)
 			       PROTOCOL_NS_SD, op, value ? "true" : "false", op, op);
 }
 
-int server_report_event_batch(struct server_req *req, struct protocol_soap_msg *msg,
+int server_report_event_batch(struct server_req *req, struct protocol_req_msg *msg,
 			      struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
@@ -505,12 +513,12 @@ int server_report_event_batch(struct server_req *req, struct protocol_soap_msg *
 	rc = server_client_cookie(req, msg->op, 1, &c, f);
 	if (rc < 0)
 		return rc;
-	if (protocol_soap_child_text(msg->op, "clientTime", text, sizeof(text)) < 0 ||
+	if (protocol_req_child_text(msg->op, "clientTime", text, sizeof(text)) < 0 ||
 	    protocol_datetime_parse(text, &client_ms) < 0)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "clientTime");
-	if (protocol_soap_child(msg->op, "eventBatch") == NULL)
+	if (protocol_req_child(msg->op, "eventBatch") == NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "eventBatch");
-	rc = read_batch(protocol_soap_child(msg->op, "eventBatch"), c.subject, &b, f);
+	rc = read_batch(protocol_req_child(msg->op, "eventBatch"), c.subject, &b, f);
 	if (rc < 0)
 		return rc;
 	if (b.head != NULL) {
@@ -527,7 +535,7 @@ int server_report_event_batch(struct server_req *req, struct protocol_soap_msg *
 	return answer_bool(out, "ReportEventBatch", accepted);
 }
 
-int server_report_event_batch2(struct server_req *req, struct protocol_soap_msg *msg,
+int server_report_event_batch2(struct server_req *req, struct protocol_req_msg *msg,
 			       struct wsus_buf *out, struct server_fault *f)
 {
 	(void)msg;
@@ -537,7 +545,7 @@ int server_report_event_batch2(struct server_req *req, struct protocol_soap_msg 
 	return answer_bool(out, "ReportEventBatch2", 0);
 }
 
-int server_report_inventory_type(struct server_req *req, struct protocol_soap_msg *msg,
+int server_report_inventory_type(struct server_req *req, struct protocol_req_msg *msg,
 				 struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
@@ -550,7 +558,7 @@ int server_report_inventory_type(struct server_req *req, struct protocol_soap_ms
 			       "</GetRequiredInventoryTypeResponse>", PROTOCOL_NS_SD);
 }
 
-int server_report_inventory(struct server_req *req, struct protocol_soap_msg *msg,
+int server_report_inventory(struct server_req *req, struct protocol_req_msg *msg,
 			    struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;

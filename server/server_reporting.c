@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/tree.h>
-
 /* Batch sizes a Windows USS advertises (MS-WSUSSS <46>-<49>). */
 #define ROLLUP_SERVERS_MAX   5000
 #define ROLLUP_COMPUTERS_MAX 1500
@@ -27,7 +25,7 @@
 #define SUMMARY_TEXT_MAX     2048
 #define ZERO_GUID            "00000000-0000-0000-0000-000000000000"
 
-int server_sss_ping(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+int server_sss_ping(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		    struct server_fault *f);
 
 static const char *const summary_fields[] = {
@@ -57,29 +55,29 @@ static int to_time(const char *text, int64_t *ms)
 	return 0;
 }
 
-static int child_time(xmlNodePtr parent, const char *name, int64_t *ms)
+static int child_time(const struct protocol_node *parent, const char *name, int64_t *ms)
 {
-	char *t = protocol_soap_text(protocol_soap_child(parent, name));
+	char *t = protocol_req_text(protocol_req_child(parent, name));
 	int rc = to_time(t, ms);
 
 	free(t);
 	return rc;
 }
 
-static int child_guid(xmlNodePtr parent, const char *name, char out[WSUS_GUID_LEN])
+static int child_guid(const struct protocol_node *parent, const char *name, char out[WSUS_GUID_LEN])
 {
 	char raw[64];
 
-	if (protocol_soap_child_text(parent, name, raw, sizeof(raw)) < 0 ||
+	if (protocol_req_child_text(parent, name, raw, sizeof(raw)) < 0 ||
 	    wsus_guid_normalize(raw, out) < 0)
 		return -EINVAL;
 	return 0;
 }
 
 /* An int attribute (0 when absent); -EINVAL when present but not an int. */
-static int attr_int(xmlNodePtr n, const char *name, int *out)
+static int attr_int(const struct protocol_node *n, const char *name, int *out)
 {
-	xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
+	const char *v = protocol_req_attr(n, name);
 	char *end;
 	long x;
 
@@ -87,45 +85,36 @@ static int attr_int(xmlNodePtr n, const char *name, int *out)
 	if (v == NULL)
 		return 0;
 	errno = 0;
-	x = strtol((const char *)v, &end, 10);
-	if (errno != 0 || end == (char *)v || *end != '\0' || x < INT32_MIN || x > INT32_MAX) {
-		xmlFree(v);
+	x = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || x < INT32_MIN || x > INT32_MAX)
 		return -EINVAL;
-	}
-	xmlFree(v);
 	*out = (int)x;
 	return 0;
 }
 
-static int attr_time(xmlNodePtr n, const char *name, int64_t *ms)
+static int attr_time(const struct protocol_node *n, const char *name, int64_t *ms)
 {
-	xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
-	int rc = to_time((const char *)v, ms);
-
-	xmlFree(v);
-	return rc;
+	return to_time(protocol_req_attr(n, name), ms);
 }
 
 /* Attribute text (malloc'd, NULL when absent or longer than max). */
-static char *attr_text(xmlNodePtr n, const char *name, size_t max)
+static char *attr_text(const struct protocol_node *n, const char *name, size_t max)
 {
-	xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
-	char *s = NULL;
+	const char *v = protocol_req_attr(n, name);
 
-	if (v != NULL && strlen((const char *)v) <= max)
-		s = strdup((const char *)v);
-	xmlFree(v);
-	return s;
+	return v != NULL && strlen(v) <= max ? strdup(v) : NULL;
 }
 
 /* The texts of list's children named item, joined by commas (bounded). */
-static int join_children(xmlNodePtr list, const char *item, int guids, char *out, size_t cap)
+static int join_children(const struct protocol_node *list, const char *item, int guids, char *out,
+			 size_t cap)
 {
 	size_t len = 0;
 
 	out[0] = '\0';
-	for (xmlNodePtr x = protocol_soap_child(list, item); x != NULL; x = protocol_soap_next(x)) {
-		char *t = protocol_soap_text(x), guid[WSUS_GUID_LEN];
+	for (const struct protocol_node *x = protocol_req_child(list, item); x != NULL;
+	     x = protocol_req_next(x)) {
+		char *t = protocol_req_text(x), guid[WSUS_GUID_LEN];
 		const char *v = t;
 		int n;
 
@@ -147,19 +136,21 @@ static int join_children(xmlNodePtr list, const char *item, int guids, char *out
 	return 0;
 }
 
-static size_t count_children(xmlNodePtr list, const char *item)
+static size_t count_children(const struct protocol_node *list, const char *item)
 {
 	size_t n = 0;
 
-	for (xmlNodePtr x = protocol_soap_child(list, item); x != NULL; x = protocol_soap_next(x))
+	for (const struct protocol_node *x = protocol_req_child(list, item); x != NULL;
+	     x = protocol_req_next(x))
 		n++;
 	return n;
 }
 
 /* Run fn inside one storage transaction: all of a report is kept, or none. */
 static int in_transaction(struct server_req *req, struct server_fault *f,
-			  int (*fn)(struct server_req *, xmlNodePtr, struct wsus_buf *, struct server_fault *),
-			  xmlNodePtr op, struct wsus_buf *out)
+			  int (*fn)(struct server_req *, const struct protocol_node *,
+				    struct wsus_buf *, struct server_fault *),
+			  const struct protocol_node *op, struct wsus_buf *out)
 {
 	struct err e = { 0 };
 	int rc = storage_begin(req->st, &e);
@@ -198,7 +189,7 @@ static int reset_guid(struct storage *st, char out[WSUS_GUID_LEN], struct err *e
 	return storage_state_set(st, "rollup_reset_guid", out, e);
 }
 
-static int op_get_rollup_configuration(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_rollup_configuration(struct server_req *req, struct protocol_req_msg *msg,
 				       struct wsus_buf *out, struct server_fault *f)
 {
 	char guid[WSUS_GUID_LEN];
@@ -228,7 +219,7 @@ static int op_get_rollup_configuration(struct server_req *req, struct protocol_s
 /*---- RollupDownstreamServers ----*/
 
 /* ServerSummary as a JSON object of its 18 counters (absent ones 0). */
-static int summary_json(xmlNodePtr sum, char *out, size_t cap)
+static int summary_json(const struct protocol_node *sum, char *out, size_t cap)
 {
 	size_t len = 0;
 	int n;
@@ -238,7 +229,8 @@ static int summary_json(xmlNodePtr sum, char *out, size_t cap)
 	for (size_t i = 0; i < sizeof(summary_fields) / sizeof(summary_fields[0]); i++) {
 		int64_t v = 0;
 
-		if (protocol_soap_child_int(sum, summary_fields[i], INT32_MIN, INT32_MAX, &v) == -EINVAL)
+		if (protocol_req_child_int(sum, summary_fields[i], INT32_MIN, INT32_MAX,
+					   &v) == -EINVAL)
 			return -EINVAL;
 		n = snprintf(out + len, cap - len, "%s\"%s\":%lld", i ? "," : "", summary_fields[i],
 			     (long long)v);
@@ -254,7 +246,8 @@ static int summary_json(xmlNodePtr sum, char *out, size_t cap)
 }
 
 /* One DownstreamServerRollupClientSummary: its install counts per update. */
-static int store_client_summary(struct server_req *req, const char *server_id, xmlNodePtr cs,
+static int store_client_summary(struct server_req *req, const char *server_id,
+				const struct protocol_node *cs,
 				struct server_fault *f)
 {
 	char os[160], locale[24] = "", arch[24] = "";
@@ -267,23 +260,25 @@ static int store_client_summary(struct server_req *req, const char *server_id, x
 	int rc = 0;
 
 	for (size_t i = 0; i < 9; i++)
-		if (protocol_soap_child_int(cs, os_fields[i], INT32_MIN, INT32_MAX, &v[i]) == -EINVAL)
+		if (protocol_req_child_int(cs, os_fields[i], INT32_MIN, INT32_MAX,
+					   &v[i]) == -EINVAL)
 			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "ClientSummaries");
-	(void)protocol_soap_child_text(cs, "OSLocale", locale, sizeof(locale));
-	(void)protocol_soap_child_text(cs, "ProcessorArchitecture", arch, sizeof(arch));
+	(void)protocol_req_child_text(cs, "OSLocale", locale, sizeof(locale));
+	(void)protocol_req_child_text(cs, "ProcessorArchitecture", arch, sizeof(arch));
 	snprintf(os, sizeof(os), "%lld.%lld.%lld.%lld.%lld/%s/%s/%lld/%lld/%lld/%lld", (long long)v[0],
 		 (long long)v[1], (long long)v[2], (long long)v[3], (long long)v[4], locale, arch,
 		 (long long)v[5], (long long)v[6], (long long)v[7], (long long)v[8]);
-	for (xmlNodePtr a = protocol_soap_child(protocol_soap_child(cs, "ActivitySummaries"),
+	for (const struct protocol_node *a = protocol_req_child(protocol_req_child(cs,
+										   "ActivitySummaries"),
 						"DownstreamServerRollupClientActivitySummary");
-	     a != NULL && rc == 0; a = protocol_soap_next(a)) {
+	     a != NULL && rc == 0; a = protocol_req_next(a)) {
 		char uid[WSUS_GUID_LEN];
 		int64_t rev, ok, bad;
 
 		if (child_guid(a, "UpdateId", uid) < 0 ||
-		    protocol_soap_child_int(a, "RevisionNumber", 0, INT32_MAX, &rev) < 0 ||
-		    protocol_soap_child_int(a, "InstallSuccessCount", 0, INT32_MAX, &ok) < 0 ||
-		    protocol_soap_child_int(a, "InstallFailureCount", 0, INT32_MAX, &bad) < 0)
+		    protocol_req_child_int(a, "RevisionNumber", 0, INT32_MAX, &rev) < 0 ||
+		    protocol_req_child_int(a, "InstallSuccessCount", 0, INT32_MAX, &ok) < 0 ||
+		    protocol_req_child_int(a, "InstallFailureCount", 0, INT32_MAX, &bad) < 0)
 			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "ActivitySummaries");
 		rc = storage_dss_activity_add(req->st, server_id, uid, (int)rev, os, ok, bad, &e);
 	}
@@ -295,11 +290,12 @@ static int store_client_summary(struct server_req *req, const char *server_id, x
 /* Descendants come parents first and the caller itself last, so each
  * entry's parent is already known when it arrives: the caller (a zero
  * ParentServerId) from its own authorisation, the others from this report. */
-static int store_server(struct server_req *req, xmlNodePtr info, struct server_fault *f)
+static int store_server(struct server_req *req, const struct protocol_node *info,
+			struct server_fault *f)
 {
 	struct storage_dss_rollup r;
 	char fqdn[256] = "", version[40] = "", summary[SUMMARY_TEXT_MAX];
-	xmlNodePtr sum = protocol_soap_child(info, "ServerSummary");
+	const struct protocol_node *sum = protocol_req_child(info, "ServerSummary");
 	struct err e = { 0 };
 	int replica = 0, applied = 0, rc;
 
@@ -310,10 +306,10 @@ static int store_server(struct server_req *req, xmlNodePtr info, struct server_f
 	if (child_time(info, "LastSyncTime", &r.last_sync_ms) < 0 ||
 	    child_time(info, "LastRollupTime", &r.last_rollup_ms) < 0)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "downstreamServers: times");
-	if (protocol_soap_child_text(info, "FullDomainName", fqdn, sizeof(fqdn)) == -E2BIG ||
-	    protocol_soap_child_text(info, "Version", version, 33) == -E2BIG)
+	if (protocol_req_child_text(info, "FullDomainName", fqdn, sizeof(fqdn)) == -E2BIG ||
+	    protocol_req_child_text(info, "Version", version, 33) == -E2BIG)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "downstreamServers: names");
-	(void)protocol_soap_child_bool(info, "IsReplica", &replica);
+	(void)protocol_req_child_bool(info, "IsReplica", &replica);
 	if (strcmp(r.parent_id, ZERO_GUID) == 0)
 		r.parent_id[0] = '\0';
 	rc = storage_dss_known(req->st, r.parent_id[0] ? r.parent_id : r.server_id, &e);
@@ -338,43 +334,48 @@ static int store_server(struct server_req *req, xmlNodePtr info, struct server_f
 		return rc;
 	}
 	/* The activity counts are deltas: a stale (replayed) report adds none. */
-	for (xmlNodePtr cs = protocol_soap_child(protocol_soap_child(info, "ClientSummaries"),
+	for (const struct protocol_node *cs = protocol_req_child(protocol_req_child(info,
+										    "ClientSummaries"),
 						 "DownstreamServerRollupClientSummary");
-	     cs != NULL && applied && rc == 0; cs = protocol_soap_next(cs))
+	     cs != NULL && applied && rc == 0; cs = protocol_req_next(cs))
 		rc = store_client_summary(req, r.server_id, cs, f);
 	return rc;
 }
 
-static int rollup_servers(struct server_req *req, xmlNodePtr op, struct wsus_buf *out,
+static int rollup_servers(struct server_req *req, const struct protocol_node *op,
+			  struct wsus_buf *out,
 			  struct server_fault *f)
 {
-	xmlNodePtr list = protocol_soap_child(op, "downstreamServers");
+	const struct protocol_node *list = protocol_req_child(op, "downstreamServers");
 	size_t servers = 0, clients = 0;
 	int rc = 0;
 
 	if (list == NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "downstreamServers");
-	for (xmlNodePtr x = protocol_soap_child(list, "DownstreamServerRollupInfo"); x != NULL;
-	     x = protocol_soap_next(x)) {
+	for (const struct protocol_node *x = protocol_req_child(list, "DownstreamServerRollupInfo");
+	     x != NULL;
+	     x = protocol_req_next(x)) {
 		servers++;
-		clients += count_children(protocol_soap_child(x, "ClientSummaries"),
+		clients += count_children(protocol_req_child(x, "ClientSummaries"),
 					  "DownstreamServerRollupClientSummary");
 	}
 	if (servers > ROLLUP_SERVERS_MAX || clients > ROLLUP_SERVERS_MAX)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS,
 					"downstreamServers: more than %d entries", ROLLUP_SERVERS_MAX);
-	for (xmlNodePtr x = protocol_soap_child(list, "DownstreamServerRollupInfo"); x != NULL && rc == 0;
-	     x = protocol_soap_next(x))
+	for (const struct protocol_node *x = protocol_req_child(list, "DownstreamServerRollupInfo");
+	     x != NULL && rc == 0;
+	     x = protocol_req_next(x))
 		rc = store_server(req, x, f);
 	if (rc == 0)
 		rc = wsus_buf_printf(out, "<RollupDownstreamServersResponse xmlns=\"%s\" />", PROTOCOL_NS_SD);
 	if (rc == 0)
-		log_info("sss", "downstream servers rolled up count=%zu client_summaries=%zu peer=%s", servers,
+		log_info("sss", "downstream servers rolled up count=%zu client_summaries=%zu peer=%s",
+			 servers,
 			 clients, req->peer[0] ? req->peer : "-");
 	return rc;
 }
 
-static int op_rollup_downstream_servers(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_rollup_downstream_servers(struct server_req *req, struct protocol_req_msg *msg,
 					struct wsus_buf *out, struct server_fault *f)
 {
 	return in_transaction(req, f, rollup_servers, msg->op, out);
@@ -405,7 +406,8 @@ static void computer_text_free(struct computer_text *t)
 }
 
 /* ComputerRollupDetails (attributes plus two lists) into c. */
-static int read_details(xmlNodePtr d, struct storage_rollup_computer *c, struct computer_text *t)
+static int read_details(const struct protocol_node *d, struct storage_rollup_computer *c,
+			struct computer_text *t)
 {
 	int rc = 0;
 
@@ -421,7 +423,8 @@ static int read_details(xmlNodePtr d, struct storage_rollup_computer *c, struct 
 	t->bios_date = attr_text(d, "BiosReleaseDate", 40);
 	t->arch = attr_text(d, "ProcessorArchitecture", 50);
 	t->client_version = attr_text(d, "ClientVersion", 20);
-	if (attr_int(d, "OSMajorVersion", &c->os_major) < 0 || attr_int(d, "OSMinorVersion", &c->os_minor) < 0 ||
+	if (attr_int(d, "OSMajorVersion", &c->os_major) < 0 || attr_int(d, "OSMinorVersion",
+									&c->os_minor) < 0 ||
 	    attr_int(d, "OSBuildNumber", &c->os_build) < 0 ||
 	    attr_int(d, "OSServicePackMajorNumber", &c->os_sp_major) < 0 ||
 	    attr_int(d, "OSServicePackMinorNumber", &c->os_sp_minor) < 0 ||
@@ -430,10 +433,10 @@ static int read_details(xmlNodePtr d, struct storage_rollup_computer *c, struct 
 	    attr_int(d, "NewProductType", &c->new_product_type) < 0 ||
 	    attr_int(d, "SystemMetrics", &c->system_metrics) < 0)
 		return -EINVAL;
-	rc = join_children(protocol_soap_child(d, "TargetGroupIdList"), "guid", 1, t->groups,
+	rc = join_children(protocol_req_child(d, "TargetGroupIdList"), "guid", 1, t->groups,
 			   sizeof(t->groups));
 	if (rc == 0)
-		rc = join_children(protocol_soap_child(d, "RequestedTargetGroupNames"), "string", 0,
+		rc = join_children(protocol_req_child(d, "RequestedTargetGroupNames"), "string", 0,
 				   t->requested, sizeof(t->requested));
 	c->has_details = 1;
 	c->ip_address = t->ip;
@@ -455,12 +458,13 @@ static int read_details(xmlNodePtr d, struct storage_rollup_computer *c, struct 
 
 /* One ComputerRollupInfo; appends a NewParent ChangedComputer when we need
  * its Details. */
-static int store_computer(struct server_req *req, xmlNodePtr info, struct wsus_buf *out,
+static int store_computer(struct server_req *req, const struct protocol_node *info,
+			  struct wsus_buf *out,
 			  struct server_fault *f)
 {
 	struct storage_rollup_computer c;
 	struct computer_text *t = calloc(1, sizeof(*t));
-	xmlNodePtr details = protocol_soap_child(info, "Details");
+	const struct protocol_node *details = protocol_req_child(info, "Details");
 	char *id = attr_text(info, "ComputerId", 256), *parent = attr_text(info, "ParentServerId", 64);
 	struct err e = { 0 };
 	int rc = 0, new_parent = 0;
@@ -483,7 +487,8 @@ static int store_computer(struct server_req *req, xmlNodePtr info, struct wsus_b
 	}
 	/* MS-WSUSSS 3.1.4.15: a parent not in the DSS table is InternalServerError. */
 	if (storage_dss_known(req->st, c.parent_id, &e) < 0) {
-		rc = server_fault_set(f, PROTOCOL_ERR_INTERNAL, "ParentServerId %s is not a known downstream server",
+		rc = server_fault_set(f, PROTOCOL_ERR_INTERNAL,
+				      "ParentServerId %s is not a known downstream server",
 				      c.parent_id);
 		goto done;
 	}
@@ -511,10 +516,11 @@ done:
 	return rc;
 }
 
-static int rollup_computers(struct server_req *req, xmlNodePtr op, struct wsus_buf *out,
+static int rollup_computers(struct server_req *req, const struct protocol_node *op,
+			    struct wsus_buf *out,
 			    struct server_fault *f)
 {
-	xmlNodePtr list = protocol_soap_child(op, "computers");
+	const struct protocol_node *list = protocol_req_child(op, "computers");
 	size_t n = count_children(list, "ComputerRollupInfo");
 	int rc;
 
@@ -523,8 +529,9 @@ static int rollup_computers(struct server_req *req, xmlNodePtr op, struct wsus_b
 					ROLLUP_COMPUTERS_MAX);
 	rc = wsus_buf_printf(out, "<RollupComputersResponse xmlns=\"%s\"><RollupComputersResult>",
 			     PROTOCOL_NS_SD);
-	for (xmlNodePtr x = protocol_soap_child(list, "ComputerRollupInfo"); x != NULL && rc == 0;
-	     x = protocol_soap_next(x))
+	for (const struct protocol_node *x = protocol_req_child(list, "ComputerRollupInfo");
+	     x != NULL && rc == 0;
+	     x = protocol_req_next(x))
 		rc = store_computer(req, x, out, f);
 	if (rc == 0)
 		rc = wsus_buf_appends(out, "</RollupComputersResult></RollupComputersResponse>");
@@ -533,7 +540,7 @@ static int rollup_computers(struct server_req *req, xmlNodePtr op, struct wsus_b
 	return rc;
 }
 
-static int op_rollup_computers(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_rollup_computers(struct server_req *req, struct protocol_req_msg *msg,
 			       struct wsus_buf *out, struct server_fault *f)
 {
 	return in_transaction(req, f, rollup_computers, msg->op, out);
@@ -541,10 +548,10 @@ static int op_rollup_computers(struct server_req *req, struct protocol_soap_msg 
 
 /*---- GetOutOfSyncComputers ----*/
 
-static int op_get_out_of_sync_computers(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_out_of_sync_computers(struct server_req *req, struct protocol_req_msg *msg,
 					struct wsus_buf *out, struct server_fault *f)
 {
-	xmlNodePtr list = protocol_soap_child(msg->op, "lastRollupNumbers");
+	const struct protocol_node *list = protocol_req_child(msg->op, "lastRollupNumbers");
 	char parent[WSUS_GUID_LEN];
 	struct err e = { 0 };
 	size_t n = count_children(list, "ComputerLastRollupNumber"), stale = 0;
@@ -553,7 +560,8 @@ static int op_get_out_of_sync_computers(struct server_req *req, struct protocol_
 	if (child_guid(msg->op, "parentServerId", parent) < 0)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "parentServerId");
 	if (list == NULL || n > OUT_OF_SYNC_MAX)
-		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "lastRollupNumbers: 0 to %d entries",
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS,
+					"lastRollupNumbers: 0 to %d entries",
 					OUT_OF_SYNC_MAX);
 	rc = storage_dss_known(req->st, parent, &e);
 	if (rc < 0 && rc != -ENOENT) {
@@ -564,14 +572,15 @@ static int op_get_out_of_sync_computers(struct server_req *req, struct protocol_
 	known = rc == 0;
 	rc = wsus_buf_printf(out, "<GetOutOfSyncComputersResponse xmlns=\"%s\"><GetOutOfSyncComputersResult>",
 			     PROTOCOL_NS_SD);
-	for (xmlNodePtr x = protocol_soap_child(list, "ComputerLastRollupNumber"); x != NULL && known && rc == 0;
-	     x = protocol_soap_next(x)) {
+	for (const struct protocol_node *x = protocol_req_child(list, "ComputerLastRollupNumber");
+	     x != NULL && known && rc == 0;
+	     x = protocol_req_next(x)) {
 		char id[260];
 		int64_t number;
 		int out_of_sync = 0;
 
-		if (protocol_soap_child_text(x, "ComputerId", id, sizeof(id)) < 0 ||
-		    protocol_soap_child_int(x, "RollupNumber", 0, INT32_MAX, &number) < 0)
+		if (protocol_req_child_text(x, "ComputerId", id, sizeof(id)) < 0 ||
+		    protocol_req_child_int(x, "RollupNumber", 0, INT32_MAX, &number) < 0)
 			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "lastRollupNumbers");
 		rc = storage_rollup_out_of_sync(req->st, parent, id, (int)number, &out_of_sync, &e);
 		if (rc == 0 && out_of_sync) {
@@ -609,10 +618,11 @@ static int status_from_wire(int64_t s, int *out)
 	return 0;
 }
 
-static int store_status(struct server_req *req, const char *parent, xmlNodePtr info,
+static int store_status(struct server_req *req, const char *parent,
+			const struct protocol_node *info,
 			struct server_fault *f)
 {
-	xmlNodePtr list = protocol_soap_child(info, "UpdateStatus");
+	const struct protocol_node *list = protocol_req_child(info, "UpdateStatus");
 	size_t n = count_children(list, "ComputerStatusRollupUpdateStatus"), i = 0;
 	struct storage_rollup_status *items = NULL;
 	char id[260];
@@ -620,23 +630,25 @@ static int store_status(struct server_req *req, const char *parent, xmlNodePtr i
 	struct err e = { 0 };
 	int full = 0, known = 0, rc;
 
-	if (protocol_soap_child_text(info, "ComputerId", id, sizeof(id)) < 0 ||
-	    protocol_soap_child_int(info, "RollupNumber", 0, INT32_MAX, &number) < 0 ||
+	if (protocol_req_child_text(info, "ComputerId", id, sizeof(id)) < 0 ||
+	    protocol_req_child_int(info, "RollupNumber", 0, INT32_MAX, &number) < 0 ||
 	    child_time(info, "EffectiveLastDetectionTime", &detection) < 0 ||
 	    n > STATUSES_PER_COMPUTER_MAX)
-		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "computers: ComputerStatusRollupInfo");
-	(void)protocol_soap_child_bool(info, "IsFullRollup", &full);
+		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS,
+					"computers: ComputerStatusRollupInfo");
+	(void)protocol_req_child_bool(info, "IsFullRollup", &full);
 	if (n > 0) {
 		items = calloc(n, sizeof(*items));
 		if (items == NULL)
 			return -ENOMEM;
 	}
-	for (xmlNodePtr x = protocol_soap_child(list, "ComputerStatusRollupUpdateStatus"); x != NULL;
-	     x = protocol_soap_next(x), i++) {
+	for (const struct protocol_node *x = protocol_req_child(list,
+								"ComputerStatusRollupUpdateStatus"); x != NULL;
+	     x = protocol_req_next(x), i++) {
 		int64_t state;
 
 		if (child_guid(x, "UpdateId", items[i].update_id) < 0 ||
-		    protocol_soap_child_int(x, "SummarizationState", 0, 6, &state) < 0 ||
+		    protocol_req_child_int(x, "SummarizationState", 0, 6, &state) < 0 ||
 		    status_from_wire(state, &items[i].status) < 0 ||
 		    child_time(x, "LastChangeTime", &items[i].last_change_ms) < 0) {
 			free(items);
@@ -657,10 +669,11 @@ static int store_status(struct server_req *req, const char *parent, xmlNodePtr i
 	return 0;
 }
 
-static int rollup_status(struct server_req *req, xmlNodePtr op, struct wsus_buf *out,
+static int rollup_status(struct server_req *req, const struct protocol_node *op,
+			 struct wsus_buf *out,
 			 struct server_fault *f)
 {
-	xmlNodePtr list = protocol_soap_child(op, "computers");
+	const struct protocol_node *list = protocol_req_child(op, "computers");
 	char parent[WSUS_GUID_LEN];
 	struct err e = { 0 };
 	size_t n = count_children(list, "ComputerStatusRollupInfo");
@@ -679,8 +692,9 @@ static int rollup_status(struct server_req *req, xmlNodePtr op, struct wsus_buf 
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
 		return rc;
 	}
-	for (xmlNodePtr x = protocol_soap_child(list, "ComputerStatusRollupInfo"); x != NULL && rc == 0;
-	     x = protocol_soap_next(x))
+	for (const struct protocol_node *x = protocol_req_child(list, "ComputerStatusRollupInfo");
+	     x != NULL && rc == 0;
+	     x = protocol_req_next(x))
 		rc = store_status(req, parent, x, f);
 	/* FALSE would mean "busy, retry later"; we never shed load here. */
 	if (rc == 0)
@@ -690,7 +704,7 @@ static int rollup_status(struct server_req *req, xmlNodePtr op, struct wsus_buf 
 	return rc;
 }
 
-static int op_rollup_computer_status(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_rollup_computer_status(struct server_req *req, struct protocol_req_msg *msg,
 				     struct wsus_buf *out, struct server_fault *f)
 {
 	return in_transaction(req, f, rollup_status, msg->op, out);
@@ -708,18 +722,24 @@ static const char *const reporting_paths[] = {
 
 /* The last field: downstream_only (MS-WSUSSS, mutual TLS when configured). */
 static const struct server_op reporting_ops[] = {
-	{ "GetRollupConfiguration", SD_ACTION("GetRollupConfiguration"), op_get_rollup_configuration, 1 },
+	{ "GetRollupConfiguration", SD_ACTION("GetRollupConfiguration"), op_get_rollup_configuration, 1,
+	  &server_limits_small },
 	{ "RollupDownstreamServers", SD_ACTION("RollupDownstreamServers"),
-	  op_rollup_downstream_servers, 1 },
-	{ "RollupComputers", SD_ACTION("RollupComputers"), op_rollup_computers, 1 },
-	{ "GetOutOfSyncComputers", SD_ACTION("GetOutOfSyncComputers"), op_get_out_of_sync_computers, 1 },
-	{ "RollupComputerStatus", SD_ACTION("RollupComputerStatus"), op_rollup_computer_status, 1 },
-	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping, 1 },
+	  op_rollup_downstream_servers, 1, &server_limits_bulk },
+	{ "RollupComputers", SD_ACTION("RollupComputers"), op_rollup_computers, 1, &server_limits_bulk },
+	{ "GetOutOfSyncComputers", SD_ACTION("GetOutOfSyncComputers"), op_get_out_of_sync_computers, 1,
+	  &server_limits_bulk },
+	{ "RollupComputerStatus", SD_ACTION("RollupComputerStatus"), op_rollup_computer_status, 1,
+	  &server_limits_bulk },
+	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping, 1, &server_limits_small },
 	/* MS-WUSP: what Windows clients call */
-	{ "ReportEventBatch", SD_ACTION("ReportEventBatch"), server_report_event_batch, 0 },
-	{ "ReportEventBatch2", SD_ACTION("ReportEventBatch2"), server_report_event_batch2, 0 },
-	{ "GetRequiredInventoryType", SD_ACTION("GetRequiredInventoryType"), server_report_inventory_type, 0 },
-	{ "ReportInventory", SD_ACTION("ReportInventory"), server_report_inventory, 0 },
+	{ "ReportEventBatch", SD_ACTION("ReportEventBatch"), server_report_event_batch, 0,
+	  &server_limits_bulk },
+	{ "ReportEventBatch2", SD_ACTION("ReportEventBatch2"), server_report_event_batch2, 0,
+	  &server_limits_bulk },
+	{ "GetRequiredInventoryType", SD_ACTION("GetRequiredInventoryType"), server_report_inventory_type, 0,
+	  &server_limits_small },
+	{ "ReportInventory", SD_ACTION("ReportInventory"), server_report_inventory, 0, &server_limits_medium },
 };
 
 const struct server_service server_reporting_service = {

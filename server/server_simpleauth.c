@@ -97,7 +97,7 @@ static int groups_norm(const char *in, char *out, size_t cap)
 	return 0;
 }
 
-static int op_get_authorization_cookie(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_authorization_cookie(struct server_req *req, struct protocol_req_msg *msg,
 				       struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
@@ -107,9 +107,9 @@ static int op_get_authorization_cookie(struct server_req *req, struct protocol_s
 	int rc;
 
 	memset(&c, 0, sizeof(c));
-	id_text = protocol_soap_text(protocol_soap_child(msg->op, "clientId"));
-	dns_text = protocol_soap_text(protocol_soap_child(msg->op, "dnsName"));
-	groups_text = protocol_soap_text(protocol_soap_child(msg->op, "targetGroupName"));
+	id_text = protocol_req_text(protocol_req_child(msg->op, "clientId"));
+	dns_text = protocol_req_text(protocol_req_child(msg->op, "dnsName"));
+	groups_text = protocol_req_text(protocol_req_child(msg->op, "targetGroupName"));
 	/* Windows servers answer a bad clientId or dnsName with InternalServerError
 	 * (<50>, <51>); so do we, with the reason in Message. */
 	if (id_text == NULL || client_id_norm(id_text, c.subject) < 0) {
@@ -155,7 +155,7 @@ static const char *const simpleauth_paths[] = {
 
 static const struct server_op simpleauth_ops[] = {
 	{ "GetAuthorizationCookie", PROTOCOL_NS_SIMPLEAUTH "/GetAuthorizationCookie",
-	  op_get_authorization_cookie, 0 },
+	  op_get_authorization_cookie, 0, &server_limits_small },
 };
 
 const struct server_service server_simpleauth_service = {

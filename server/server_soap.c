@@ -1,14 +1,17 @@
 /*
- * server_soap.c -- one SOAP request against one service: parse the envelope,
- * pick the operation by the Body's first element (SOAPAction is only a hint),
+ * server_soap.c -- one SOAP request against one service: read the envelope
+ * with the bounded reader (protocol_req_read) under the limits of the
+ * operation named by the Body's first element (SOAPAction is only a hint),
  * run its handler and wrap what it wrote in an envelope of the request's SOAP
- * version; anything that goes wrong becomes a fault with HTTP 500 and one log
- * line. The response body belongs to the caller (struct server_resp).
+ * version; anything that goes wrong becomes a fault with HTTP 500 (413 for a
+ * body over the operation's byte limit) and one log line. The response body
+ * belongs to the caller (struct server_resp).
  * Server-to-server operations on a path clients share (Reporting) are gated
  * here, per operation, by the client-certificate allow-list.
  */
 #include "server_int.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -137,10 +140,91 @@ static int refuse_op(const struct server_req *req, const struct server_op *op, s
 
 static const struct server_op *find_op(const struct server_service *svc, const char *name)
 {
-	for (size_t i = 0; i < svc->n_ops; i++)
-		if (svc->ops[i].name != NULL && strcmp(svc->ops[i].name, name) == 0)
+	for (size_t i = 0; svc != NULL && i < svc->n_ops; i++)
+		if (svc->ops[i].name != NULL && svc->ops[i].fn != NULL && strcmp(svc->ops[i].name, name) == 0)
 			return &svc->ops[i];
 	return NULL;
+}
+
+/* Before the operation element: the Envelope, a Header, the Body. */
+const struct protocol_limits server_limits_pre = {
+	.max_bytes = PROTOCOL_MAX_SOAP_BODY,
+	.max_elements = 256,
+	.max_attrs = 64,
+	.max_depth = 32,
+	.max_text = 16 * 1024,
+	.max_ids = 0,
+};
+
+/* A cookie, a handful of scalars, short lists. */
+const struct protocol_limits server_limits_small = {
+	.max_bytes = 1024 * 1024,
+	.max_elements = 2048,
+	.max_attrs = 64,
+	.max_depth = 32,
+	.max_text = 16 * 1024,
+	.max_ids = 100,
+};
+
+/* Lists of some thousand items (filters, digests, identities). */
+const struct protocol_limits server_limits_medium = {
+	.max_bytes = 4 * 1024 * 1024,
+	.max_elements = 32 * 1024,
+	.max_attrs = 64,
+	.max_depth = 32,
+	.max_text = 16 * 1024,
+	.max_ids = 1000,
+};
+
+/* Batches: client events, rollups of a downstream server. */
+const struct protocol_limits server_limits_bulk = {
+	.max_bytes = PROTOCOL_MAX_SOAP_BODY,
+	.max_elements = 200 * 1000,
+	.max_attrs = 64,
+	.max_depth = 32,
+	.max_text = 64 * 1024,
+	.max_ids = 1000,
+};
+
+struct pick_ctx {
+	const struct server_req *req;
+	const struct server_service *svc;
+};
+
+/* The reader's callback: the limits of the operation named by the Body's
+ * first element, NULL (stop reading) when the service has no such operation.
+ * An operation this peer will be refused (403) is read under the small
+ * limits only. */
+static const struct protocol_limits *op_limits(void *ctx, const char *ns, const char *name)
+{
+	const struct pick_ctx *pc = ctx;
+	const struct server_op *op = find_op(pc->svc, name);
+	const struct server *srv = pc->req->srv;
+
+	(void)ns;
+	if (op == NULL)
+		return NULL;
+	if (op->downstream_only && srv != NULL && srv->n_allow_fps > 0 &&
+	    !server_fp_allowed(srv, pc->req->client_fp))
+		return &server_limits_small;
+	return op->limits != NULL ? op->limits : &server_limits_small;
+}
+
+/* A body over its operation's byte limit: 413, as server.c answers a body
+ * over max_body. */
+static void answer_too_large(const struct server_req *req, const char *why, struct server_resp *resp)
+{
+	static const char text[] = "413 Payload Too Large\n";
+	char shown[256];
+
+	wsus_buf_free(&resp->body);
+	wsus_buf_init(&resp->body, sizeof(text));
+	(void)wsus_buf_appends(&resp->body, text);
+	resp->status = 413;
+	resp->content_type = "text/plain; charset=utf-8";
+	log_field(why, shown, sizeof(shown));
+	log_warn("server", "refused status=413 peer=%s why=\"%s\"", req->peer[0] != '\0' ? req->peer : "-",
+		 shown);
 }
 
 /* SOAPAction names another operation than the body: legal (MS-WUSP's
@@ -171,17 +255,19 @@ static void note_action_mismatch(const struct server_req *req, const struct serv
 	if ((size_t)(a + n - seg) == strlen(op->name) && memcmp(seg, op->name, strlen(op->name)) == 0)
 		return;
 	log_field(req->soap_action, shown, sizeof(shown));
-	log_debug("soap", "SOAPAction differs from the body, dispatching on the body op=%s action=\"%s\" peer=%s",
+	log_debug("soap",
+		  "SOAPAction differs from the body, dispatching on the body op=%s action=\"%s\" peer=%s",
 		  op->name, shown, req->peer[0] != '\0' ? req->peer : "-");
 }
 
 void server_soap_dispatch(struct server_req *req, const struct server_service *svc,
 			  struct server_resp *resp)
 {
-	struct protocol_soap_msg msg;
+	struct protocol_req_msg msg;
 	struct fault_spec fs = { .version = PROTOCOL_SOAP11 };
 	struct server_fault f = { .code = PROTOCOL_ERR_INTERNAL };
 	const struct server_op *op;
+	struct pick_ctx pc = { .req = req, .svc = svc };
 	struct err e = { 0 };
 	char text[WSUS_ERR_LEN + 64];
 	int rc;
@@ -192,26 +278,31 @@ void server_soap_dispatch(struct server_req *req, const struct server_service *s
 
 	/* Unreadable requests get InvalidParameters rather than Windows' bare
 	 * ASP.NET fault: both stop a peer, ours also says why. */
-	if (protocol_soap_parse(req->body, req->body_len, &msg, &e) < 0) {
-		snprintf(text, sizeof(text), "malformed SOAP request: %s", e.msg);
-		fs.code = PROTOCOL_ERR_INVALID_PARAMETERS;
-		fs.message = text;
-		fs.method = req->soap_action;
-		answer_fault(req, &fs, resp);
-		return;
-	}
-	fs.version = msg.version;
+	rc = protocol_req_read(req->body, req->body_len, &server_limits_pre, op_limits, &pc, &msg, &e);
+	fs.version = msg.version ? msg.version : PROTOCOL_SOAP11;
 	fs.op = msg.op_name;
-	op = svc != NULL ? find_op(svc, msg.op_name) : NULL;
-	if (op == NULL || op->fn == NULL) {
+	op = msg.op_name != NULL ? find_op(svc, msg.op_name) : NULL;
+	if (op != NULL && refuse_op(req, op, resp))
+		goto done;
+	if (rc == -EFBIG) {
+		answer_too_large(req, e.msg, resp);
+		goto done;
+	}
+	if (rc == -ENOENT) {
 		snprintf(text, sizeof(text), "Unknown operation %s", msg.op_name);
 		fs.code = PROTOCOL_ERR_UNKNOWN_OPERATION;
 		fs.message = text;
 		answer_fault(req, &fs, resp);
 		goto done;
 	}
-	if (refuse_op(req, op, resp))
+	if (rc < 0) {
+		snprintf(text, sizeof(text), "%s%s", rc == -E2BIG ? "" : "malformed SOAP request: ", e.msg);
+		fs.code = rc == -ENOMEM ? PROTOCOL_ERR_INTERNAL : PROTOCOL_ERR_INVALID_PARAMETERS;
+		fs.message = text;
+		fs.method = op != NULL ? op->action : req->soap_action;
+		answer_fault(req, &fs, resp);
 		goto done;
+	}
 	note_action_mismatch(req, op);
 	fs.method = op->action;
 
@@ -238,5 +329,5 @@ void server_soap_dispatch(struct server_req *req, const struct server_service *s
 	}
 	answer_fault(req, &fs, resp);
 done:
-	protocol_soap_msg_free(&msg);
+	protocol_req_free(&msg);
 }

@@ -26,7 +26,7 @@
 #define NONE_GO_LIVE           "1753-01-01T00:00:00Z"
 #define ZERO_GUID              "00000000-0000-0000-0000-000000000000"
 
-int server_sss_ping(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+int server_sss_ping(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		    struct server_fault *f);
 
 /*---- Writing ----*/
@@ -161,12 +161,13 @@ static int anchor_resolve(struct storage *st, const char *text, struct storage_a
 
 /* An optional anchor child: *kind and *a as anchor_resolve sets them; -1
  * (fault set) when malformed. */
-static int anchor_child(struct server_req *req, xmlNodePtr parent, const char *name,
+static int anchor_child(struct server_req *req, const struct protocol_node *parent,
+			const char *name,
 			int *kind, struct storage_anchor *a, struct server_fault *f)
 {
 	char text[ANCHOR_TEXT_MAX * 2];
 	struct err e = { 0 };
-	int rc = protocol_soap_child_text(parent, name, text, sizeof(text));
+	int rc = protocol_req_child_text(parent, name, text, sizeof(text));
 
 	if (rc == -ENOENT)
 		text[0] = '\0';
@@ -221,11 +222,11 @@ static int check_version(const char *v, struct server_fault *f)
 /* The cookie every operation after GetCookie carries. MS-WSUSSS has no
  * CookieExpired for servers: expired, forged, another server's or another
  * kind all answer InvalidCookie, which makes a DSS authorise again. */
-static int require_cookie(struct server_req *req, struct protocol_soap_msg *msg,
+static int require_cookie(struct server_req *req, struct protocol_req_msg *msg,
 			  struct server_cookie_claims *c, struct server_fault *f)
 {
-	xmlNodePtr ck = protocol_soap_child(msg->op, "cookie");
-	char *data = protocol_soap_text(protocol_soap_child(ck, "EncryptedData"));
+	const struct protocol_node *ck = protocol_req_child(msg->op, "cookie");
+	char *data = protocol_req_text(protocol_req_child(ck, "EncryptedData"));
 	struct err e = { 0 };
 	int rc;
 
@@ -250,7 +251,7 @@ static int require_cookie(struct server_req *req, struct protocol_soap_msg *msg,
 
 /*---- GetAuthConfig, GetCookie ----*/
 
-static int op_get_auth_config(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_auth_config(struct server_req *req, struct protocol_req_msg *msg,
 			      struct wsus_buf *out, struct server_fault *f)
 {
 	char now[40];
@@ -270,27 +271,27 @@ static int op_get_auth_config(struct server_req *req, struct protocol_soap_msg *
 			       PROTOCOL_NS_SD, now);
 }
 
-static int op_get_cookie(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+static int op_get_cookie(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 			 struct server_fault *f)
 {
 	struct server_cookie_claims auth, c;
-	xmlNodePtr list = protocol_soap_child(msg->op, "authCookies");
-	xmlNodePtr ac = protocol_soap_child(list, "AuthorizationCookie");
+	const struct protocol_node *list = protocol_req_child(msg->op, "authCookies");
+	const struct protocol_node *ac = protocol_req_child(list, "AuthorizationCookie");
 	char version[16], expires[40], *data, *sealed = NULL;
 	struct err e = { 0 };
 	int64_t now = wsus_now_ms();
 	int rc;
 
-	if (ac == NULL || protocol_soap_next(ac) != NULL)
+	if (ac == NULL || protocol_req_next(ac) != NULL)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "authCookies");
-	data = protocol_soap_text(protocol_soap_child(ac, "CookieData"));
+	data = protocol_req_text(protocol_req_child(ac, "CookieData"));
 	rc = data ? server_cookie_open(req->srv->cookie_key, data, SERVER_COOKIE_DSS_AUTH, now, &auth, &e)
 		  : err_set(&e, -EBADMSG, "no CookieData");
 	free(data);
 	if (rc < 0 || strcmp(auth.server_id, req->srv->server_id) != 0)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_AUTH_COOKIE, "%s",
 					rc < 0 ? e.msg : "authorization cookie of another server");
-	if (protocol_soap_child_text(msg->op, "protocolVersion", version, sizeof(version)) < 0)
+	if (protocol_req_child_text(msg->op, "protocolVersion", version, sizeof(version)) < 0)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "protocolVersion");
 	if (check_version(version, f) < 0)
 		return -1;
@@ -367,7 +368,7 @@ static int put_language(struct wsus_buf *b, int lcid, const char *code, const ch
 			       lcid, code, name);
 }
 
-static int op_get_config_data(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_config_data(struct server_req *req, struct protocol_req_msg *msg,
 			      struct wsus_buf *out, struct server_fault *f)
 {
 	const struct wsus_config *cfg = req->srv->cfg;
@@ -430,14 +431,15 @@ struct id_list {
 };
 
 /* An ArrayOfIdAndDelta; Delta defaults to true (a plain delta). */
-static int parse_id_deltas(xmlNodePtr list, struct id_list *out)
+static int parse_id_deltas(const struct protocol_node *list, struct id_list *out)
 {
 	size_t n = 0;
 	int delta;
 
 	out->v = NULL;
 	out->n = 0;
-	for (xmlNodePtr x = protocol_soap_child(list, "IdAndDelta"); x != NULL; x = protocol_soap_next(x))
+	for (const struct protocol_node *x = protocol_req_child(list, "IdAndDelta"); x != NULL;
+	     x = protocol_req_next(x))
 		n++;
 	if (n == 0)
 		return 0;
@@ -446,15 +448,16 @@ static int parse_id_deltas(xmlNodePtr list, struct id_list *out)
 	out->v = calloc(n, sizeof(*out->v));
 	if (out->v == NULL)
 		return -ENOMEM;
-	for (xmlNodePtr x = protocol_soap_child(list, "IdAndDelta"); x != NULL; x = protocol_soap_next(x)) {
+	for (const struct protocol_node *x = protocol_req_child(list, "IdAndDelta"); x != NULL;
+	     x = protocol_req_next(x)) {
 		char raw[64];
 		struct storage_id_delta *d = &out->v[out->n];
 
-		if (protocol_soap_child_text(x, "Id", raw, sizeof(raw)) < 0 ||
+		if (protocol_req_child_text(x, "Id", raw, sizeof(raw)) < 0 ||
 		    wsus_guid_normalize(raw, d->id) < 0)
 			return -EINVAL;
 		d->delta = 1;
-		if (protocol_soap_child_bool(x, "Delta", &delta) == 0)
+		if (protocol_req_child_bool(x, "Delta", &delta) == 0)
 			d->delta = delta;
 		out->n++;
 	}
@@ -474,7 +477,7 @@ static int write_identity(const char *update_id, int revision, void *ctx)
 	return put_identity(w->out, "UpdateIdentity", update_id, revision);
 }
 
-static int op_get_revision_id_list(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_revision_id_list(struct server_req *req, struct protocol_req_msg *msg,
 				   struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
@@ -482,14 +485,14 @@ static int op_get_revision_id_list(struct server_req *req, struct protocol_soap_
 	struct id_list cats = { 0 }, clss = { 0 };
 	struct id_writer w = { out, 0 };
 	struct storage_anchor now, since;
-	xmlNodePtr filter = protocol_soap_child(msg->op, "filter");
+	const struct protocol_node *filter = protocol_req_child(msg->op, "filter");
 	char anchor[ANCHOR_TEXT_MAX];
 	struct err e = { 0 };
 	int rc, kind = ANCHOR_NONE, config;
 
 	if (require_cookie(req, msg, &c, f) < 0)
 		return -1;
-	if (filter == NULL || protocol_soap_child_bool(filter, "GetConfig", &config) < 0)
+	if (filter == NULL || protocol_req_child_bool(filter, "GetConfig", &config) < 0)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "filter");
 	rc = anchor_child(req, filter, "Anchor", &kind, &since, f);
 	if (rc < 0) {
@@ -499,9 +502,9 @@ static int op_get_revision_id_list(struct server_req *req, struct protocol_soap_
 	}
 	rf.since = since.n;
 	if (!config) {
-		rc = parse_id_deltas(protocol_soap_child(filter, "Categories"), &cats);
+		rc = parse_id_deltas(protocol_req_child(filter, "Categories"), &cats);
 		if (rc == 0)
-			rc = parse_id_deltas(protocol_soap_child(filter, "Classifications"), &clss);
+			rc = parse_id_deltas(protocol_req_child(filter, "Classifications"), &clss);
 		if (rc < 0) {
 			rc = rc == -ENOMEM ? rc : server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "filter");
 			goto done;
@@ -543,28 +546,30 @@ struct ident {
 
 /* updateIds: 1..max identities, each well-formed, duplicates dropped. -1
  * (fault set) otherwise. */
-static int parse_identities(struct protocol_soap_msg *msg, struct ident *out, size_t max, size_t *n,
+static int parse_identities(struct protocol_req_msg *msg, struct ident *out, size_t max, size_t *n,
 			    struct server_fault *f)
 {
-	xmlNodePtr list = protocol_soap_child(msg->op, "updateIds");
+	const struct protocol_node *list = protocol_req_child(msg->op, "updateIds");
 	size_t count = 0;
 
 	*n = 0;
-	for (xmlNodePtr x = protocol_soap_child(list, "UpdateIdentity"); x != NULL; x = protocol_soap_next(x))
+	for (const struct protocol_node *x = protocol_req_child(list, "UpdateIdentity"); x != NULL;
+	     x = protocol_req_next(x))
 		if (++count > max)
 			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS,
 						"updateIds: more than %zu identities", max);
 	if (count == 0)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "updateIds: none given");
-	for (xmlNodePtr x = protocol_soap_child(list, "UpdateIdentity"); x != NULL; x = protocol_soap_next(x)) {
+	for (const struct protocol_node *x = protocol_req_child(list, "UpdateIdentity"); x != NULL;
+	     x = protocol_req_next(x)) {
 		char raw[64];
 		int64_t rev;
 		struct ident id;
 		int dup = 0;
 
-		if (protocol_soap_child_text(x, "UpdateID", raw, sizeof(raw)) < 0 ||
+		if (protocol_req_child_text(x, "UpdateID", raw, sizeof(raw)) < 0 ||
 		    wsus_guid_normalize(raw, id.uid) < 0 ||
-		    protocol_soap_child_int(x, "RevisionNumber", 0, INT32_MAX, &rev) < 0)
+		    protocol_req_child_int(x, "RevisionNumber", 0, INT32_MAX, &rev) < 0)
 			return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "updateIds");
 		id.rev = (int)rev;
 		for (size_t i = 0; i < *n && !dup; i++)
@@ -772,7 +777,7 @@ static int fill_batch(struct server_req *req, const struct ident *ids, size_t n,
 	return rc;
 }
 
-static int op_get_update_data(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_update_data(struct server_req *req, struct protocol_req_msg *msg,
 			      struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
@@ -836,7 +841,7 @@ static int put_key(const uint8_t sha1[WSUS_SHA1_LEN], const uint8_t *key, size_t
 	return rc;
 }
 
-static int op_get_update_decryption_data(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_update_decryption_data(struct server_req *req, struct protocol_req_msg *msg,
 					 struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
@@ -973,7 +978,7 @@ static int write_deployments(struct server_req *req, int64_t since, const struct
 	return rc;
 }
 
-static int op_get_deployments(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_deployments(struct server_req *req, struct protocol_req_msg *msg,
 			      struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
@@ -1032,11 +1037,11 @@ static void note_missing(char *msg, size_t cap, const char *b64, size_t *dropped
 	snprintf(msg + len, cap - len, "%s%s", len ? "|" : "", b64);
 }
 
-static int op_download_files(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_download_files(struct server_req *req, struct protocol_req_msg *msg,
 			     struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
-	xmlNodePtr list = protocol_soap_child(msg->op, "fileDigestList");
+	const struct protocol_node *list = protocol_req_child(msg->op, "fileDigestList");
 	char missing[sizeof(f->message)] = "";
 	size_t count = 0, n_missing = 0, dropped = 0, absent = 0;
 	struct err e = { 0 };
@@ -1044,14 +1049,16 @@ static int op_download_files(struct server_req *req, struct protocol_soap_msg *m
 
 	if (require_cookie(req, msg, &c, f) < 0)
 		return -1;
-	for (xmlNodePtr x = protocol_soap_child(list, "base64Binary"); x != NULL; x = protocol_soap_next(x))
+	for (const struct protocol_node *x = protocol_req_child(list, "base64Binary"); x != NULL;
+	     x = protocol_req_next(x))
 		count++;
 	if (count == 0 || count > SERVER_MAX_DIGESTS_PER_DOWNLOAD)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS,
 					"fileDigestList: 1 to %d digests", SERVER_MAX_DIGESTS_PER_DOWNLOAD);
-	for (xmlNodePtr x = protocol_soap_child(list, "base64Binary"); x != NULL; x = protocol_soap_next(x)) {
+	for (const struct protocol_node *x = protocol_req_child(list, "base64Binary"); x != NULL;
+	     x = protocol_req_next(x)) {
 		uint8_t sha1[WSUS_SHA1_LEN];
-		char *text = protocol_soap_text(x), b64[32];
+		char *text = protocol_req_text(x), b64[32];
 		size_t n = 0;
 		int present = 0;
 
@@ -1087,7 +1094,7 @@ static int op_download_files(struct server_req *req, struct protocol_soap_msg *m
 	return wsus_buf_printf(out, "<DownloadFilesResponse xmlns=\"%s\" />", PROTOCOL_NS_SD);
 }
 
-static int op_get_related_revisions(struct server_req *req, struct protocol_soap_msg *msg,
+static int op_get_related_revisions(struct server_req *req, struct protocol_req_msg *msg,
 				    struct wsus_buf *out, struct server_fault *f)
 {
 	struct server_cookie_claims c;
@@ -1102,7 +1109,7 @@ static int op_get_related_revisions(struct server_req *req, struct protocol_soap
 
 /*---- Ping (IMonitorable, shared with DssAuth and Reporting) ----*/
 
-int server_sss_ping(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+int server_sss_ping(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		    struct server_fault *f)
 {
 	char now[40];
@@ -1132,17 +1139,19 @@ static const char *const sss_paths[] = {
 };
 
 static const struct server_op sss_ops[] = {
-	{ "GetAuthConfig", SD_ACTION("GetAuthConfig"), op_get_auth_config, 1 },
-	{ "GetCookie", SD_ACTION("GetCookie"), op_get_cookie, 1 },
-	{ "GetConfigData", SD_ACTION("GetConfigData"), op_get_config_data, 1 },
-	{ "GetRevisionIdList", SD_ACTION("GetRevisionIdList"), op_get_revision_id_list, 1 },
-	{ "GetUpdateData", SD_ACTION("GetUpdateData"), op_get_update_data, 1 },
-	{ "GetUpdateDecryptionData", SD_ACTION("GetUpdateDecryptionData"), op_get_update_decryption_data, 1 },
-	{ "GetDeployments", SD_ACTION("GetDeployments"), op_get_deployments, 1 },
-	{ "DownloadFiles", SD_ACTION("DownloadFiles"), op_download_files, 1 },
+	{ "GetAuthConfig", SD_ACTION("GetAuthConfig"), op_get_auth_config, 1, &server_limits_small },
+	{ "GetCookie", SD_ACTION("GetCookie"), op_get_cookie, 1, &server_limits_small },
+	{ "GetConfigData", SD_ACTION("GetConfigData"), op_get_config_data, 1, &server_limits_small },
+	{ "GetRevisionIdList", SD_ACTION("GetRevisionIdList"), op_get_revision_id_list, 1,
+	  &server_limits_medium },
+	{ "GetUpdateData", SD_ACTION("GetUpdateData"), op_get_update_data, 1, &server_limits_small },
+	{ "GetUpdateDecryptionData", SD_ACTION("GetUpdateDecryptionData"), op_get_update_decryption_data, 1,
+	  &server_limits_small },
+	{ "GetDeployments", SD_ACTION("GetDeployments"), op_get_deployments, 1, &server_limits_small },
+	{ "DownloadFiles", SD_ACTION("DownloadFiles"), op_download_files, 1, &server_limits_medium },
 	{ "GetRelatedRevisionsForUpdates", SD_ACTION("GetRelatedRevisionsForUpdates"),
-	  op_get_related_revisions, 1 },
-	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping, 1 },
+	  op_get_related_revisions, 1, &server_limits_small },
+	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping, 1, &server_limits_small },
 };
 
 const struct server_service server_sss_service = {

@@ -28,7 +28,7 @@
 
 /*---- The service table of this binary ----*/
 
-static int op_echo(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+static int op_echo(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		   struct server_fault *f)
 {
 	(void)msg;
@@ -40,8 +40,8 @@ static int op_echo(struct server_req *req, struct protocol_soap_msg *msg, struct
 /* Echo is open; Rollup is downstream_only (gated per operation on a shared
  * path, as Reporting's rollups are). */
 static const struct server_op echo_ops[] = {
-	{ "Echo", "urn:test/Echo", op_echo, 0 },
-	{ "Rollup", "urn:test/Rollup", op_echo, 1 },
+	{ "Echo", "urn:test/Echo", op_echo, 0, NULL },
+	{ "Rollup", "urn:test/Rollup", op_echo, 1, NULL },
 };
 static const char *const down_paths[] = { "/Test/Down.asmx", NULL };
 static const char *const open_paths[] = { "/Test/Open.asmx", "/Test/Alias.asmx", NULL };

@@ -25,14 +25,14 @@
 
 static int calls;
 
-static int op_echo(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+static int op_echo(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		   struct server_fault *f)
 {
 	char value[64];
 
 	(void)req;
 	calls++;
-	if (protocol_soap_child_text(msg->op, "value", value, sizeof(value)) < 0)
+	if (protocol_req_child_text(msg->op, "value", value, sizeof(value)) < 0)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "value");
 	if (wsus_buf_appends(out, "<EchoResponse xmlns=\"" NS_TEST "\"><EchoResult>") < 0 ||
 	    wsus_buf_append_xml_escaped(out, value, strlen(value)) < 0 ||
@@ -41,7 +41,7 @@ static int op_echo(struct server_req *req, struct protocol_soap_msg *msg, struct
 	return 0;
 }
 
-static int op_refuse(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+static int op_refuse(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		     struct server_fault *f)
 {
 	(void)req;
@@ -51,7 +51,7 @@ static int op_refuse(struct server_req *req, struct protocol_soap_msg *msg, stru
 	return server_fault_set(f, PROTOCOL_ERR_INVALID_COOKIE, "cookie %s <gone> & \"done\"", "x");
 }
 
-static int op_broken(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+static int op_broken(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		     struct server_fault *f)
 {
 	(void)req;
@@ -62,7 +62,7 @@ static int op_broken(struct server_req *req, struct protocol_soap_msg *msg, stru
 	return -EIO;
 }
 
-static int op_positive(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+static int op_positive(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		       struct server_fault *f)
 {
 	(void)req;
@@ -74,10 +74,10 @@ static int op_positive(struct server_req *req, struct protocol_soap_msg *msg, st
 }
 
 static const struct server_op test_ops[] = {
-	{ "Echo", NS_TEST "/Echo", op_echo, 0 },
-	{ "Refuse", NS_TEST "/Refuse", op_refuse, 0 },
-	{ "Broken", NS_TEST "/Broken", op_broken, 0 },
-	{ "Positive", NS_TEST "/Positive", op_positive, 0 },
+	{ "Echo", NS_TEST "/Echo", op_echo, 0, NULL },
+	{ "Refuse", NS_TEST "/Refuse", op_refuse, 0, NULL },
+	{ "Broken", NS_TEST "/Broken", op_broken, 0, NULL },
+	{ "Positive", NS_TEST "/Positive", op_positive, 0, NULL },
 };
 static const char *const test_paths[] = { "/Test/Test.asmx", NULL };
 static const struct server_service test_service = {
