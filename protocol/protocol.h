@@ -125,7 +125,10 @@ int protocol_soap_child_int(xmlNodePtr parent, const char *local, int64_t min, i
 
 /* Hard limits on one request, checked while it is read (never on a tree
  * built first). Past any of them reading stops: -EFBIG for bytes (the front
- * end answers 413), -E2BIG for the others (a SOAP fault). */
+ * end answers 413), -E2BIG for the others (a SOAP fault). max_attrs and
+ * max_tag of the pre-operation limits are checked on every start tag of the
+ * body by a scan before the parse (the parser reads a whole start tag
+ * before it reports it); the operation's max_attrs again as it is read. */
 struct protocol_list_limit {
 	const char *name;      /* local name of a list element whose <int> children are ids */
 	size_t max;            /* its items (xsi:nil ones not counted) */
@@ -136,6 +139,7 @@ struct protocol_limits {
 	size_t max_attrs;      /* attributes of one element, namespace declarations included */
 	size_t max_depth;      /* element nesting, the Envelope being 1 */
 	size_t max_text;       /* character data of one element, in bytes */
+	size_t max_tag;        /* bytes of one start tag, name and attributes */
 	size_t max_ids;        /* <int> items under an element that lists[] does not name */
 	const struct protocol_list_limit *lists; /* NULL, or ended by a NULL name */
 };
@@ -153,21 +157,27 @@ struct protocol_attr {
 	const char *value;
 };
 
-/* An element of the operation's subtree as the reader keeps it. The
- * <int> children of an element are not nodes: their values are in ids. */
+/* The values of the <int> children of an element, in document order. */
+struct protocol_ids {
+	int64_t *v;
+	size_t n, cap;
+	int bad;                          /* one of them was not a decimal integer */
+};
+
+/* An element of the operation's subtree as the reader keeps it (64 bytes;
+ * names are shared). The <int> children of an element are not nodes:
+ * their values are in ids. */
 struct protocol_node {
 	const char *name;                 /* local name */
 	const char *ns;                   /* namespace URI, "" for none */
-	struct protocol_node *parent;     /* NULL for the operation element */
-	struct protocol_node *first, *last, *next; /* element children, next sibling */
+	struct protocol_node *first;      /* first element child */
+	struct protocol_node *next;       /* next element sibling */
 	const char *text;                 /* its own character data (NUL-ended), NULL if none */
-	size_t text_len;
 	const struct protocol_attr *attrs;
-	size_t n_attrs;
-	int64_t *ids;                     /* values of its <int> children, in order */
-	size_t n_ids, cap_ids;
-	int nil;                          /* marked xsi:nil="true" or "1" */
-	int bad_ids;                      /* an <int> child was not a decimal integer */
+	struct protocol_ids *ids;         /* NULL when it has no <int> child */
+	uint32_t text_len;
+	uint16_t n_attrs;
+	uint8_t nil;                      /* marked xsi:nil="true" or "1" */
 };
 
 /* Owner of the nodes, their strings and id arrays. */

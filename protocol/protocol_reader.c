@@ -17,18 +17,24 @@
  *     hash (linear), lets a callback stop the parse (XML_StopParser), and is
  *     a fuzzed, well-kept library. A purpose-built tokenizer would have to
  *     get UTF-8/UTF-16 input, character references and namespaces right on
- *     its own. The whole body is given to expat in one call, so expat 2.5's
- *     re-scanning of a token split across calls never happens.
+ *     its own. Expat 2.5 scans a token split across two calls again from
+ *     its start; the body goes to expat in 64 KiB chunks and every token
+ *     that can straddle one is bounded first (feed, scan_until), so that
+ *     costs at most one token per chunk.
  * (2) Limits (struct protocol_limits) are checked in the callbacks, while
  *     reading: bytes when the operation is known, elements at each start
  *     tag, attributes (namespace declarations included) and depth at each
  *     start tag, text per element as character data arrives, ids per list at
- *     each <int>. The first limit passed stops expat at once; what was read
- *     is bounded by the limit, the tree never grows past it. The limits in
- *     force before the operation element are the caller's `pre`; from the
- *     operation element on, those its callback picks for the operation.
- * (3) DOCTYPE stops the parse as soon as "<!DOCTYPE" is read: no entity is
- *     ever declared (XXE, billion laughs).
+ *     each <int>. Expat reads a whole start tag before its callback, so the
+ *     attributes and bytes of every tag are first counted by a plain scan
+ *     of each chunk (scan_until) under the pre-operation limits. The first
+ *     limit passed stops expat at once; what was read is bounded by the
+ *     limit, the tree never grows past it. The limits in force before the
+ *     operation element are the caller's `pre`; from the operation element
+ *     on, those its callback picks for the operation.
+ * (3) DOCTYPE is refused as soon as "<!" is seen outside a comment or CDATA
+ *     (by the scan, or by expat's doctype callback for UTF-16): no entity
+ *     is ever declared (XXE, billion laughs).
  * (4) One owner: struct protocol_tree holds the arena and the id arrays;
  *     protocol_req_free releases all of it.
  */
@@ -41,12 +47,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+
 #include <expat.h>
 
 #define NS_SEP   '\x01'                     /* between namespace URI and local name */
 #define NS_XSI   "http://www.w3.org/2001/XMLSchema-instance"
-#define ARENA_BLOCK (32u * 1024)
 #define MAX_INTERNED_NS 8
+#define MAX_INTERNED_NAMES 512
 
 const struct protocol_limits protocol_limits_default = {
 	.max_bytes = PROTOCOL_MAX_SOAP_BODY,
@@ -54,37 +62,64 @@ const struct protocol_limits protocol_limits_default = {
 	.max_attrs = 64,
 	.max_depth = 32,
 	.max_text = 64 * 1024,
+	.max_tag = 16 * 1024,
 	.max_ids = 1000,
 	.lists = NULL,
 };
 
 /*---- Arena ----*/
 
+/* The first block is small (most requests are a cookie and a few scalars);
+ * the others are mapped directly, so that a large request's memory goes
+ * back to the system when it is freed, whatever malloc's thresholds are. */
+#define ARENA_FIRST  (16u * 1024)
+#define ARENA_MAPPED (256u * 1024)
+
 struct arena_block {
 	struct arena_block *next;
 	size_t used, cap;
+	int mapped;
 	_Alignas(16) unsigned char data[];
 };
 
 struct protocol_tree {
 	struct arena_block *blocks;
-	struct protocol_node **id_owners;   /* nodes whose ids are malloc'd */
-	size_t n_id_owners, cap_id_owners;
+	struct protocol_ids **lists;        /* id arrays (malloc'd), freed with the tree */
+	size_t n_lists, cap_lists;
 };
+
+static struct arena_block *block_new(size_t cap, int first)
+{
+	struct arena_block *b;
+	size_t total = sizeof(*b) + cap;
+
+	if (first) {
+		b = malloc(total);
+		if (b == NULL)
+			return NULL;
+	} else {
+		total = (total + ARENA_MAPPED - 1) / ARENA_MAPPED * ARENA_MAPPED;
+		b = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (b == MAP_FAILED)
+			return NULL;
+	}
+	b->used = 0;
+	b->cap = total - sizeof(*b);
+	b->mapped = !first;
+	return b;
+}
 
 static void *arena_alloc(struct protocol_tree *t, size_t n)
 {
 	struct arena_block *b = t->blocks;
 
-	n = (n + 15) & ~(size_t)15;
+	n = (n + 7) & ~(size_t)7;
 	if (b == NULL || b->cap - b->used < n) {
-		size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+		int first = b == NULL && n <= ARENA_FIRST - sizeof(*b);
 
-		b = malloc(sizeof(*b) + cap);
+		b = block_new(first ? ARENA_FIRST - sizeof(*b) : n, first);
 		if (b == NULL)
 			return NULL;
-		b->used = 0;
-		b->cap = cap;
 		b->next = t->blocks;
 		t->blocks = b;
 	}
@@ -107,14 +142,17 @@ void protocol_tree_free(struct protocol_tree *t)
 {
 	if (t == NULL)
 		return;
-	for (size_t i = 0; i < t->n_id_owners; i++)
-		free(t->id_owners[i]->ids);
-	free(t->id_owners);
+	for (size_t i = 0; i < t->n_lists; i++)
+		free(t->lists[i]->v);
+	free(t->lists);
 	while (t->blocks != NULL) {
 		struct arena_block *b = t->blocks;
 
 		t->blocks = b->next;
-		free(b);
+		if (b->mapped)
+			munmap(b, sizeof(*b) + b->cap);
+		else
+			free(b);
 	}
 	free(t);
 }
@@ -132,6 +170,7 @@ enum level_kind {
 struct level {
 	enum level_kind kind;
 	struct protocol_node *node;   /* LV_NODE */
+	struct protocol_node *last;   /* LV_NODE: its last child so far */
 	size_t text_len;              /* character data of this element so far */
 	size_t list_max;              /* LV_NODE: <int> items it may hold */
 	size_t items;                 /* LV_NODE: <int> items met (nil ones excepted) */
@@ -156,6 +195,7 @@ struct reader {
 	char *text;                   /* character data of the innermost element, not yet kept */
 	size_t pending, text_cap;
 	const char *ns_seen[MAX_INTERNED_NS];
+	const char *names[MAX_INTERNED_NAMES];
 	size_t n_ns_seen;
 	int rc;                       /* the first failure; it stops the parse */
 	struct err *e;
@@ -218,6 +258,28 @@ static const char *intern_ns(struct reader *r, const char *ns, size_t len)
 	return copy;
 }
 
+/* Element names repeat (thousands of <UpdateIdentity>): one copy each, in
+ * a small open-addressed table; past it names are copied per node. */
+static const char *intern_name(struct reader *r, const char *local)
+{
+	uint32_t h = 2166136261u;
+	size_t len = strlen(local);
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)local[i]) * 16777619u;
+	for (size_t k = 0; k < 8; k++) {
+		const char **slot = &r->names[(h + k) % MAX_INTERNED_NAMES];
+
+		if (*slot == NULL) {
+			*slot = arena_strndup(r->tree, local, len);
+			return *slot;
+		}
+		if (strcmp(*slot, local) == 0)
+			return *slot;
+	}
+	return arena_strndup(r->tree, local, len);
+}
+
 /* "true" or "1", with or without XML white space around it. */
 static int nil_value(const char *v)
 {
@@ -250,6 +312,8 @@ static int keep_attrs(struct reader *r, struct protocol_node *n, const XML_Char 
 		k += strchr(atts[i], NS_SEP) == NULL;
 	if (k == 0)
 		return 0;
+	if (k > UINT16_MAX)
+		return -E2BIG;
 	a = arena_alloc(r->tree, k * sizeof(*a));
 	if (a == NULL)
 		return -ENOMEM;
@@ -264,7 +328,7 @@ static int keep_attrs(struct reader *r, struct protocol_node *n, const XML_Char 
 		k++;
 	}
 	n->attrs = a;
-	n->n_attrs = k;
+	n->n_attrs = (uint16_t)k;
 	return 0;
 }
 
@@ -304,7 +368,7 @@ static int commit_text(struct reader *r, struct level *lv, int has_children)
 	if (n->text_len)
 		memcpy(t, n->text, n->text_len);
 	memcpy(t + n->text_len, r->text, add);
-	n->text_len += add;
+	n->text_len += (uint32_t)add;
 	t[n->text_len] = '\0';
 	n->text = t;
 	return 0;
@@ -322,33 +386,44 @@ static int parse_id(const char *s, size_t n, int64_t *out)
 	return protocol_span_int(s, n, INT64_MIN, INT64_MAX, out);
 }
 
-static int append_id(struct reader *r, struct protocol_node *n, int64_t v)
+/* The id list of n, made on its first <int>. */
+static struct protocol_ids *ids_of(struct reader *r, struct protocol_node *n)
 {
-	if (n->n_ids == n->cap_ids) {
-		size_t cap = n->cap_ids ? n->cap_ids * 2 : 64;
-		int64_t *nv = realloc(n->ids, cap * sizeof(*nv));
-		struct protocol_tree *t = r->tree;
+	struct protocol_tree *t = r->tree;
+	struct protocol_ids *l;
+
+	if (n->ids != NULL)
+		return n->ids;
+	if (t->n_lists == t->cap_lists) {
+		size_t cap = t->cap_lists ? t->cap_lists * 2 : 8;
+		struct protocol_ids **nl = realloc(t->lists, cap * sizeof(*nl));
+
+		if (nl == NULL)
+			return NULL;
+		t->lists = nl;
+		t->cap_lists = cap;
+	}
+	l = arena_alloc(t, sizeof(*l));
+	if (l == NULL)
+		return NULL;
+	memset(l, 0, sizeof(*l));
+	t->lists[t->n_lists++] = l;
+	n->ids = l;
+	return l;
+}
+
+static int append_id(struct protocol_ids *l, int64_t v)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		int64_t *nv = realloc(l->v, cap * sizeof(*nv));
 
 		if (nv == NULL)
 			return -ENOMEM;
-		if (n->ids == NULL) {
-			if (t->n_id_owners == t->cap_id_owners) {
-				size_t oc = t->cap_id_owners ? t->cap_id_owners * 2 : 8;
-				struct protocol_node **no = realloc(t->id_owners, oc * sizeof(*no));
-
-				if (no == NULL) {
-					free(nv);
-					return -ENOMEM;
-				}
-				t->id_owners = no;
-				t->cap_id_owners = oc;
-			}
-			t->id_owners[t->n_id_owners++] = n;
-		}
-		n->ids = nv;
-		n->cap_ids = cap;
+		l->v = nv;
+		l->cap = cap;
 	}
-	n->ids[n->n_ids++] = v;
+	l->v[l->n++] = v;
 	return 0;
 }
 
@@ -397,7 +472,8 @@ static int start_root(struct reader *r, const char *ns, size_t ns_len, const cha
 	return LV_ENVELOPE;
 }
 
-static struct protocol_node *new_node(struct reader *r, struct protocol_node *parent, const char *ns,
+/* A new node, the last child of parent's node (parent NULL: the operation). */
+static struct protocol_node *new_node(struct reader *r, struct level *parent, const char *ns,
 				      size_t ns_len, const char *local, const XML_Char **atts)
 {
 	struct protocol_node *n = arena_alloc(r->tree, sizeof(*n));
@@ -405,17 +481,16 @@ static struct protocol_node *new_node(struct reader *r, struct protocol_node *pa
 	if (n == NULL)
 		return NULL;
 	memset(n, 0, sizeof(*n));
-	n->name = arena_strndup(r->tree, local, strlen(local));
+	n->name = intern_name(r, local);
 	n->ns = intern_ns(r, ns, ns_len);
 	if (n->name == NULL || n->ns == NULL || keep_attrs(r, n, atts) < 0)
 		return NULL;
-	n->nil = attrs_nil(atts);
-	n->parent = parent;
+	n->nil = (uint8_t)attrs_nil(atts);
 	if (parent != NULL) {
 		if (parent->last != NULL)
 			parent->last->next = n;
 		else
-			parent->first = n;
+			parent->node->first = n;
 		parent->last = n;
 	}
 	return n;
@@ -529,7 +604,7 @@ static void on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 	if (kind == LV_INT) {
 		lv->nil = attrs_nil(atts);
 	} else if (kind == LV_NODE) {
-		lv->node = parent->kind == LV_NODE ? new_node(r, parent->node, qname, ns_len, local, atts) : r->op;
+		lv->node = parent->kind == LV_NODE ? new_node(r, parent, qname, ns_len, local, atts) : r->op;
 		if (lv->node == NULL) {
 			stop_nomem(r);
 			return;
@@ -540,14 +615,17 @@ static void on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 
 static void end_int(struct reader *r, struct level *lv)
 {
-	struct protocol_node *list = r->stack[r->depth - 2].node;
+	struct protocol_ids *l;
 	int64_t v;
 
 	if (lv->nil)
 		return;
-	if (parse_id(r->text, r->pending, &v) < 0)
-		list->bad_ids = 1;
-	else if (append_id(r, list, v) < 0)
+	l = ids_of(r, r->stack[r->depth - 2].node);
+	if (l == NULL)
+		stop_nomem(r);
+	else if (parse_id(r->text, r->pending, &v) < 0)
+		l->bad = 1;
+	else if (append_id(l, v) < 0)
 		stop_nomem(r);
 }
 
@@ -602,8 +680,6 @@ static void on_text(void *ud, const XML_Char *s, int len)
 	r->pending += (size_t)len;
 }
 
-/*---- Entry point ----*/
-
 static int finish(struct reader *r, enum XML_Status st)
 {
 	if (r->rc != 0)
@@ -619,12 +695,147 @@ static int finish(struct reader *r, enum XML_Status st)
 	return 0;
 }
 
+/*---- Markup bounds, just ahead of expat ----*/
+
+/* Expat gathers every attribute of a start tag before its callback runs
+ * (a tag of 60,000 attributes would be read whole, about 80 ns a byte),
+ * and expat 2.5 scans a token split across two calls again from its start.
+ * So the body is given to expat in chunks, and each chunk is first scanned
+ * here under the pre-operation limits: start and end tags (bytes, and
+ * attributes as '=' outside quoted values), comments and processing
+ * instructions (max_tag), CDATA sections (max_text); a markup declaration
+ * (DOCTYPE) is refused. Every token that can straddle a chunk is then
+ * bounded, and reading stops at the first tag past a limit. UTF-16 bodies
+ * are left to expat whole (and to the byte limit). */
+#define FEED_CHUNK (64u * 1024)
+
+struct scan {
+	const char *p, *begin, *end;  /* next byte to scan; the body */
+	const struct protocol_limits *lim;
+	struct err *e;
+};
+
+static int tag_name_len(const char *p, const char *end)
+{
+	int n = 0;
+
+	while (p + n < end && n < 64 && strchr(" \t\r\n/>=", p[n]) == NULL)
+		n++;
+	return n;
+}
+
+static unsigned long line_at(const struct scan *sc, const char *p)
+{
+	unsigned long line = 1;
+
+	for (const char *q = sc->begin; (q = memchr(q, '\n', (size_t)(p - q))) != NULL; q++)
+		line++;
+	return line;
+}
+
+/* A tag from p (just after '<'; after "</" for an end tag) to its '>'. */
+static int scan_tag(struct scan *sc, const char *p)
+{
+	const char *start = p;
+	size_t attrs = 0;
+	char quote = 0;
+
+	for (; p < sc->end; p++) {
+		char c = *p;
+
+		if (c == '>' && !quote)
+			break;
+		if ((size_t)(p - start) + 1 > sc->lim->max_tag)
+			return err_set(sc->e, -E2BIG, "element %.*s has a tag longer than %zu bytes",
+				       tag_name_len(start, sc->end), start, sc->lim->max_tag);
+		if (quote)
+			quote = c == quote ? 0 : quote;
+		else if (c == '"' || c == '\'')
+			quote = c;
+		else if (c == '=' && ++attrs > sc->lim->max_attrs)
+			return err_set(sc->e, -E2BIG, "element %.*s has more than %zu attributes",
+				       tag_name_len(start, sc->end), start, sc->lim->max_attrs);
+	}
+	sc->p = p;
+	return 0;
+}
+
+/* A comment, CDATA section or processing instruction from p (its body)
+ * to just past its closing mark, at most max bytes. */
+static int scan_section(struct scan *sc, const char *p, const char *mark, size_t max, const char *what)
+{
+	size_t room = (size_t)(sc->end - p), span = room < max + strlen(mark) ? room : max + strlen(mark);
+	const char *hit = memmem(p, span, mark, strlen(mark));
+
+	if (hit == NULL && span < room)
+		return err_set(sc->e, -E2BIG, "%s longer than %zu bytes", what, max);
+	sc->p = hit != NULL ? hit + strlen(mark) : sc->end;
+	return 0;
+}
+
+/* Scan the markup that begins before upto (each token to its end). */
+static int scan_until(struct scan *sc, const char *upto)
+{
+	while (sc->p < upto) {
+		const char *p = memchr(sc->p, '<', (size_t)(upto - sc->p));
+		size_t left;
+		int rc;
+
+		if (p == NULL) {
+			sc->p = upto;
+			return 0;
+		}
+		left = (size_t)(sc->end - ++p);
+		if (left >= 3 && memcmp(p, "!--", 3) == 0)
+			rc = scan_section(sc, p + 3, "-->", sc->lim->max_tag, "a comment");
+		else if (left >= 8 && memcmp(p, "![CDATA[", 8) == 0)
+			rc = scan_section(sc, p + 8, "]]>", sc->lim->max_text, "a CDATA section");
+		else if (left >= 1 && *p == '?')
+			rc = scan_section(sc, p + 1, "?>", sc->lim->max_tag, "a processing instruction");
+		else if (left >= 1 && *p == '!')
+			rc = err_set(sc->e, -EINVAL, "XML error at line %lu: DOCTYPE declarations are not accepted",
+				     line_at(sc, p));
+		else
+			rc = scan_tag(sc, left >= 1 && *p == '/' ? p + 1 : p);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int looks_utf16(const unsigned char *s, size_t n)
+{
+	return n >= 2 && ((s[0] == 0xfe && s[1] == 0xff) || (s[0] == 0xff && s[1] == 0xfe) || s[0] == 0 ||
+			  s[1] == 0);
+}
+
+/* The body to expat, chunk by chunk, each scanned first. Stops at the
+ * first failure (ours from a callback, expat's, or the scan's). */
+static int feed(struct reader *r, const char *body, size_t len, const struct protocol_limits *pre)
+{
+	struct scan sc = { .p = body, .begin = body, .end = body + len, .lim = pre, .e = r->e };
+	size_t chunk = looks_utf16((const unsigned char *)body, len) ? len : FEED_CHUNK;
+
+	for (size_t pos = 0; pos < len;) {
+		size_t n = len - pos < chunk ? len - pos : chunk;
+		int rc = chunk == len ? 0 : scan_until(&sc, body + pos + n);
+
+		if (rc < 0)
+			return rc;
+		pos += n;
+		if (XML_Parse(r->xp, body + pos - n, (int)n, pos == len) != XML_STATUS_OK)
+			return finish(r, XML_STATUS_ERROR);
+	}
+	return finish(r, XML_STATUS_OK);
+}
+
+/*---- Entry point ----*/
+
 int protocol_req_read(const char *body, size_t len, const struct protocol_limits *pre,
 		       protocol_limits_fn pick, void *ctx, struct protocol_req_msg *out, struct err *e)
 {
 	struct reader r = { .lim = pre ? pre : &protocol_limits_default, .pick = pick, .pick_ctx = ctx,
 			    .body_len = len, .e = e };
-	enum XML_Status st;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -645,8 +856,7 @@ int protocol_req_read(const char *body, size_t len, const struct protocol_limits
 	XML_SetStartNamespaceDeclHandler(r.xp, on_ns_decl);
 	XML_SetStartDoctypeDeclHandler(r.xp, on_doctype);
 	XML_SetParamEntityParsing(r.xp, XML_PARAM_ENTITY_PARSING_NEVER);
-	st = XML_Parse(r.xp, body, (int)len, XML_TRUE);
-	rc = finish(&r, st);
+	rc = feed(&r, body, len, r.lim);
 	XML_ParserFree(r.xp);
 	free(r.stack);
 	free(r.text);

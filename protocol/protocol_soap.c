@@ -415,10 +415,12 @@ int protocol_req_ids(const struct protocol_node *list, const int64_t **ids, size
 	*n = 0;
 	if (list == NULL)
 		return 0;
-	if (list->bad_ids)
+	if (list->ids == NULL)
+		return 0;
+	if (list->ids->bad)
 		return -EINVAL;
-	*ids = list->ids;
-	*n = list->n_ids;
+	*ids = list->ids->v;
+	*n = list->ids->n;
 	return 0;
 }
 

@@ -1270,6 +1270,7 @@ static const struct protocol_limits refresh_limits = {
 	.max_attrs = 64,
 	.max_depth = 32,
 	.max_text = 16 * 1024,
+	.max_tag = 16 * 1024,
 	.max_ids = 100,
 };
 
@@ -1284,6 +1285,7 @@ static const struct protocol_limits extended_limits = {
 	.max_attrs = 64,
 	.max_depth = 32,
 	.max_text = 16 * 1024,
+	.max_tag = 16 * 1024,
 	.max_ids = 100,
 	.lists = extended_lists,
 };

@@ -54,6 +54,7 @@ const struct protocol_limits server_client_sync_limits = {
 	.max_attrs = 64,
 	.max_depth = 32,
 	.max_text = 16 * 1024,
+	.max_tag = 16 * 1024,
 	.max_ids = 1000,
 	.lists = sync_lists,
 };

@@ -153,6 +153,7 @@ const struct protocol_limits server_limits_pre = {
 	.max_attrs = 64,
 	.max_depth = 32,
 	.max_text = 16 * 1024,
+	.max_tag = 16 * 1024,
 	.max_ids = 0,
 };
 
@@ -163,6 +164,7 @@ const struct protocol_limits server_limits_small = {
 	.max_attrs = 64,
 	.max_depth = 32,
 	.max_text = 16 * 1024,
+	.max_tag = 16 * 1024,
 	.max_ids = 100,
 };
 
@@ -173,6 +175,7 @@ const struct protocol_limits server_limits_medium = {
 	.max_attrs = 64,
 	.max_depth = 32,
 	.max_text = 16 * 1024,
+	.max_tag = 16 * 1024,
 	.max_ids = 1000,
 };
 
@@ -183,6 +186,7 @@ const struct protocol_limits server_limits_bulk = {
 	.max_attrs = 64,
 	.max_depth = 32,
 	.max_text = 64 * 1024,
+	.max_tag = 16 * 1024,
 	.max_ids = 1000,
 };
 

@@ -78,6 +78,7 @@ static struct protocol_limits open_limits(void)
 		.max_attrs = 1000000,
 		.max_depth = 1000,
 		.max_text = 64u << 20,
+		.max_tag = 64u << 20,
 		.max_ids = 10u << 20,
 	};
 	return l;
@@ -474,7 +475,8 @@ static void test_limit_elements(void **state)
 	free(doc);
 }
 
-/* 3.3 attributes of one element, namespace declarations counted */
+/* 3.3 attributes of one element, namespace declarations counted, '=' and
+ * '>' inside quoted values not; checked by the scan before the parse */
 static void test_limit_attrs(void **state)
 {
 	struct protocol_limits l = open_limits();
@@ -483,19 +485,119 @@ static void test_limit_attrs(void **state)
 	char doc[512];
 
 	(void)state;
-	snprintf(doc, sizeof(doc), ENV_OPEN "<Op xmlns=\"urn:x\" xmlns:p=\"urn:p\" a=\"1\" b=\"2\" p:c=\"3\"/>"
-		 ENV_CLOSE);
+	snprintf(doc, sizeof(doc), ENV_OPEN "<!-- <x a='1' b='2'> --><?pi a=1 b=2 c=3?>"
+		 "<Op xmlns=\"urn:x\" xmlns:p=\"urn:p\" a=\"1=>\" b='2\"=' p:c=\"3\"><![CDATA[<y a=1 b=2 c=3 d=4"
+		 " e=5>]]></Op>" ENV_CLOSE);
 	l.max_attrs = 5;
 	assert_int_equal(read_str(doc, &l, &m, &e), 0);
 	assert_int_equal(m.op->n_attrs, 2);
+	assert_string_equal(protocol_req_attr(m.op, "a"), "1=>");
 	protocol_req_free(&m);
 	l.max_attrs = 4;
 	assert_int_equal(read_str(doc, &l, &m, &e), -E2BIG);
-	assert_non_null(strstr(e.msg, "more than 4 attributes"));
+	assert_string_equal(e.msg, "element Op has more than 4 attributes");
+	assert_null(m.tree);
 	protocol_req_free(&m);
 }
 
-/* 3.4 depth: Envelope 1, Body 2, Op 3, then a chain */
+#define LONG_VALUE "0123456789012345678901234567890123456789012345678901234567890123456789"
+
+/* 3.4 bytes of one start tag (between '<' and '>'; the longest here) */
+static void test_limit_tag(void **state)
+{
+	static const char doc[] = ENV_OPEN "<Op a=\"" LONG_VALUE LONG_VALUE "\"/>" ENV_CLOSE;
+	struct protocol_limits l = open_limits();
+	struct protocol_req_msg m;
+	struct err e = { 0 };
+	char want[80];
+
+	(void)state;
+	l.max_tag = strlen("Op a=\"" LONG_VALUE LONG_VALUE "\"/");
+	assert_int_equal(read_str(doc, &l, &m, &e), 0);
+	protocol_req_free(&m);
+	l.max_tag--;
+	assert_int_equal(read_str(doc, &l, &m, &e), -E2BIG);
+	snprintf(want, sizeof(want), "element Op has a tag longer than %zu bytes", l.max_tag);
+	assert_string_equal(e.msg, want);
+	protocol_req_free(&m);
+}
+
+/* 3.5 comments and processing instructions (max_tag), CDATA sections
+ * (max_text) and end tags are bounded as well, at and one past */
+static void test_limit_sections(void **state)
+{
+	static const struct { const char *doc; size_t at; const char *why; } v[] = {
+		{ ENV_OPEN "<Op><!--" LONG_VALUE "--></Op>" ENV_CLOSE, 70, "a comment longer than 69 bytes" },
+		{ ENV_OPEN "<Op><?pi " LONG_VALUE "?></Op>" ENV_CLOSE, 73, "a processing instruction longer" },
+		{ ENV_OPEN "<Op><![CDATA[" LONG_VALUE "]]></Op>" ENV_CLOSE, 70, "a CDATA section longer" },
+		{ ENV_OPEN "<Op" LONG_VALUE "></Op" LONG_VALUE ">" ENV_CLOSE, 72, "has a tag longer than" },
+	};
+	struct protocol_req_msg m;
+	struct err e = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct protocol_limits l = open_limits();
+
+		l.max_tag = i < 2 || i == 3 ? v[i].at : 1000;
+		l.max_text = i == 2 ? v[i].at : 1000;
+		if (read_str(v[i].doc, &l, &m, &e) != 0)
+			fail_msg("case %zu at its limit: %s", i, e.msg);
+		protocol_req_free(&m);
+		if (i == 2)
+			l.max_text--;
+		else
+			l.max_tag--;
+		assert_int_equal(read_str(v[i].doc, &l, &m, &e), -E2BIG);
+		if (strstr(e.msg, v[i].why) == NULL)
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e.msg, v[i].why);
+		protocol_req_free(&m);
+	}
+}
+
+/* 3.6 a body of many chunks: tags, text and references that straddle the
+ * chunk boundaries read as in one piece */
+static void test_chunks(void **state)
+{
+	struct protocol_req_msg m;
+	struct err e = { 0 };
+	struct wsus_buf b;
+	const struct protocol_node *n;
+	size_t len, count = 0;
+	char *doc;
+
+	(void)state;
+	wsus_buf_init(&b, SIZE_MAX);
+	assert_int_equal(wsus_buf_appends(&b, ENV_OPEN "<Op>"), 0);
+	for (int i = 0; i < 20000; i++)
+		assert_int_equal(wsus_buf_printf(&b, "<v k=\"%d%.*s\">t&amp;%d<!--%d--></v>", i, i % 37,
+						 LONG_VALUE, i, i), 0);
+	assert_int_equal(wsus_buf_appends(&b, "</Op>" ENV_CLOSE), 0);
+	doc = wsus_buf_steal(&b, &len);
+	assert_true(len > 10 * 64 * 1024);
+	assert_int_equal(protocol_req_read(doc, len, NULL, NULL, NULL, &m, &e), -E2BIG);
+	protocol_req_free(&m);
+	{
+		struct protocol_limits l = protocol_limits_default;
+
+		l.max_elements = 20003;
+		assert_int_equal(protocol_req_read(doc, len, &l, NULL, NULL, &m, &e), 0);
+	}
+	for (n = protocol_req_child(m.op, "v"); n != NULL; n = protocol_req_next(n)) {
+		char want[128];
+
+		snprintf(want, sizeof(want), "t&%zu", count);
+		assert_string_equal(n->text, want);
+		snprintf(want, sizeof(want), "%zu%.*s", count, (int)(count % 37), LONG_VALUE);
+		assert_string_equal(protocol_req_attr(n, "k"), want);
+		count++;
+	}
+	assert_int_equal(count, 20000);
+	protocol_req_free(&m);
+	free(doc);
+}
+
+/* 3.7 depth: Envelope 1, Body 2, Op 3, then a chain */
 static void test_limit_depth(void **state)
 {
 	struct protocol_limits l = open_limits();
@@ -524,7 +626,7 @@ static void test_limit_depth(void **state)
 	free(doc);
 }
 
-/* 3.5 text of one element, counted after references are resolved and
+/* 3.8 text of one element, counted after references are resolved and
  * across CDATA pieces */
 static void test_limit_text(void **state)
 {
@@ -546,7 +648,7 @@ static void test_limit_text(void **state)
 	free(doc);
 }
 
-/* 3.6 ids per list: a named list at its cap, one past it; nil items are
+/* 3.9 ids per list: a named list at its cap, one past it; nil items are
  * not counted; an unnamed list falls under max_ids */
 static void test_limit_ids(void **state)
 {
@@ -630,7 +732,8 @@ static void test_hostile_empty_elements(void **state)
 /*---- 5 the operation callback ----*/
 
 static const struct protocol_limits tight = {
-	.max_bytes = 4096, .max_elements = 8, .max_attrs = 4, .max_depth = 8, .max_text = 16, .max_ids = 2,
+	.max_bytes = 4096, .max_elements = 8, .max_attrs = 4, .max_depth = 8, .max_text = 16, .max_tag = 64,
+	.max_ids = 2,
 };
 
 static const struct protocol_limits *pick_known(void *ctx, const char *ns, const char *name)
@@ -657,6 +760,8 @@ static void test_pick(void **state)
 					 ENV_CLOSE;
 	static const char known_ids[] = ENV_OPEN "<Known xmlns=\"urn:svc\"><L><int>1</int><int>2</int>"
 					"<int>3</int></L></Known>" ENV_CLOSE;
+	static const char known_attrs[] = ENV_OPEN "<Known xmlns=\"urn:svc\"><a x='1' y='2' z='3' w='4'/>"
+					  "<b x='1' y='2' z='3' w='4' v='5'/></Known>" ENV_CLOSE;
 	static const char big_header[] = "<s:Envelope xmlns:s=\"" PROTOCOL_NS_SOAP11 "\"><s:Header>"
 					 "<h/><h/><h/><h/><h/><h/><h/><h/></s:Header><s:Body>"
 					 "<Known xmlns=\"urn:svc\"/>" ENV_CLOSE;
@@ -676,6 +781,10 @@ static void test_pick(void **state)
 	assert_int_equal(protocol_req_read(known_ids, strlen(known_ids), NULL, pick_known, &calls, &m, &e),
 			 -E2BIG);
 	assert_string_equal(e.msg, "L: more than 2 ids");
+	protocol_req_free(&m);
+	assert_int_equal(protocol_req_read(known_attrs, strlen(known_attrs), NULL, pick_known, &calls, &m, &e),
+			 -E2BIG);
+	assert_string_equal(e.msg, "element b has more than 4 attributes");
 	protocol_req_free(&m);
 	/* 8 header elements + Envelope, Header, Body pass pre; Known is the 12th */
 	assert_int_equal(protocol_req_read(big_header, strlen(big_header), NULL, pick_known, &calls, &m, &e),
@@ -718,6 +827,9 @@ int main(void)
 		cmocka_unit_test(test_limit_bytes),
 		cmocka_unit_test(test_limit_elements),
 		cmocka_unit_test(test_limit_attrs),
+		cmocka_unit_test(test_limit_tag),
+		cmocka_unit_test(test_limit_sections),
+		cmocka_unit_test(test_chunks),
 		cmocka_unit_test(test_limit_depth),
 		cmocka_unit_test(test_limit_text),
 		cmocka_unit_test(test_limit_ids),
