@@ -194,16 +194,23 @@ struct protocol_req_msg {
 	enum protocol_soap_version version;
 };
 
-/* Read a SOAP 1.1 or 1.2 request body in one pass under the limits `pre`
- * (NULL: protocol_limits_default) until the operation element, then under
- * those pick returns for it (pick NULL: pre again). Returns 0, or negative
- * with e set: -EINVAL not XML / no Envelope / no Body / empty Body,
- * -ENOENT an unknown operation (pick returned NULL), -EFBIG over max_bytes,
- * -E2BIG over another limit, -ENOMEM. On failure past the operation element
- * op_name/op_ns/version still say what was asked. Free with
- * protocol_req_free in every case. */
-int protocol_req_read(const char *body, size_t len, const struct protocol_limits *pre,
-		      protocol_limits_fn pick, void *ctx, struct protocol_req_msg *out, struct err *e);
+/* How to read one request. */
+struct protocol_req_opts {
+	const struct protocol_limits *pre; /* until the operation element; NULL: protocol_limits_default */
+	protocol_limits_fn pick;           /* the operation's limits; NULL: pre throughout */
+	void *ctx;                         /* for pick */
+	int64_t deadline_ms;               /* wsus_now_ms() past which reading stops; 0: none */
+};
+
+/* Read a SOAP 1.1 or 1.2 request body in one pass under opts (NULL: the
+ * defaults). Returns 0, or negative with e set: -EINVAL not XML / no
+ * Envelope / no Body / empty Body / DOCTYPE, -ENOENT an unknown operation
+ * (pick returned NULL), -EFBIG over max_bytes, -E2BIG over another limit,
+ * -ETIMEDOUT past the deadline (checked every 64 KiB), -ENOMEM. On failure
+ * past the operation element op_name/op_ns/version still say what was
+ * asked. Free with protocol_req_free in every case. */
+int protocol_req_read(const char *body, size_t len, const struct protocol_req_opts *opts,
+		      struct protocol_req_msg *out, struct err *e);
 void protocol_req_free(struct protocol_req_msg *m);
 
 /*---- protocol_soap.c: the same lenient readers over the reader's nodes ----*/

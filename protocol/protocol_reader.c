@@ -184,6 +184,7 @@ struct reader {
 	protocol_limits_fn pick;
 	void *pick_ctx;
 	size_t body_len;
+	int64_t deadline_ms;          /* 0: none */
 	struct level *stack;
 	size_t depth, stack_cap;
 	size_t elements;
@@ -822,6 +823,8 @@ static int feed(struct reader *r, const char *body, size_t len, const struct pro
 
 		if (rc < 0)
 			return rc;
+		if (r->deadline_ms > 0 && wsus_now_ms() > r->deadline_ms)
+			return err_set(r->e, -ETIMEDOUT, "reading the request took longer than its time budget");
 		pos += n;
 		if (XML_Parse(r->xp, body + pos - n, (int)n, pos == len) != XML_STATUS_OK)
 			return finish(r, XML_STATUS_ERROR);
@@ -831,14 +834,19 @@ static int feed(struct reader *r, const char *body, size_t len, const struct pro
 
 /*---- Entry point ----*/
 
-int protocol_req_read(const char *body, size_t len, const struct protocol_limits *pre,
-		       protocol_limits_fn pick, void *ctx, struct protocol_req_msg *out, struct err *e)
+int protocol_req_read(const char *body, size_t len, const struct protocol_req_opts *opts,
+		      struct protocol_req_msg *out, struct err *e)
 {
-	struct reader r = { .lim = pre ? pre : &protocol_limits_default, .pick = pick, .pick_ctx = ctx,
-			    .body_len = len, .e = e };
+	static const struct protocol_req_opts none = { 0 };
+	struct reader r = { .body_len = len, .e = e };
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	opts = opts ? opts : &none;
+	r.lim = opts->pre ? opts->pre : &protocol_limits_default;
+	r.pick = opts->pick;
+	r.pick_ctx = opts->ctx;
+	r.deadline_ms = opts->deadline_ms;
 	if (body == NULL || len == 0)
 		return err_set(e, -EINVAL, "empty SOAP request");
 	if (len > r.lim->max_bytes || len > INT32_MAX)

@@ -272,6 +272,7 @@ void server_soap_dispatch(struct server_req *req, const struct server_service *s
 	struct server_fault f = { .code = PROTOCOL_ERR_INTERNAL };
 	const struct server_op *op;
 	struct pick_ctx pc = { .req = req, .svc = svc };
+	struct protocol_req_opts opts = { .pre = &server_limits_pre, .pick = op_limits, .ctx = &pc };
 	struct err e = { 0 };
 	char text[WSUS_ERR_LEN + 64];
 	int rc;
@@ -282,7 +283,8 @@ void server_soap_dispatch(struct server_req *req, const struct server_service *s
 
 	/* Unreadable requests get InvalidParameters rather than Windows' bare
 	 * ASP.NET fault: both stop a peer, ours also says why. */
-	rc = protocol_req_read(req->body, req->body_len, &server_limits_pre, op_limits, &pc, &msg, &e);
+	opts.deadline_ms = req->deadline_ms;
+	rc = protocol_req_read(req->body, req->body_len, &opts, &msg, &e);
 	fs.version = msg.version ? msg.version : PROTOCOL_SOAP11;
 	fs.op = msg.op_name;
 	op = msg.op_name != NULL ? find_op(svc, msg.op_name) : NULL;
@@ -300,8 +302,12 @@ void server_soap_dispatch(struct server_req *req, const struct server_service *s
 		goto done;
 	}
 	if (rc < 0) {
-		snprintf(text, sizeof(text), "%s%s", rc == -E2BIG ? "" : "malformed SOAP request: ", e.msg);
-		fs.code = rc == -ENOMEM ? PROTOCOL_ERR_INTERNAL : PROTOCOL_ERR_INVALID_PARAMETERS;
+		/* Past a limit: the message names it; past the time budget: busy,
+		 * the client comes back later. */
+		snprintf(text, sizeof(text), "%s%s", rc == -EINVAL ? "malformed SOAP request: " : "", e.msg);
+		fs.code = rc == -ENOMEM	     ? PROTOCOL_ERR_INTERNAL
+			  : rc == -ETIMEDOUT ? PROTOCOL_ERR_SERVER_BUSY
+					     : PROTOCOL_ERR_INVALID_PARAMETERS;
 		fs.message = text;
 		fs.method = op != NULL ? op->action : req->soap_action;
 		answer_fault(req, &fs, resp);

@@ -26,10 +26,19 @@
 #define ENV_CLOSE "</s:Body></s:Envelope>"
 #define XSI "http://www.w3.org/2001/XMLSchema-instance"
 
+/* protocol_req_read with the options spelled out. */
+static int rd(const char *body, size_t len, const struct protocol_limits *pre, protocol_limits_fn pick,
+	      void *ctx, struct protocol_req_msg *m, struct err *e)
+{
+	struct protocol_req_opts o = { .pre = pre, .pick = pick, .ctx = ctx };
+
+	return protocol_req_read(body, len, &o, m, e);
+}
+
 static int read_str(const char *s, const struct protocol_limits *lim, struct protocol_req_msg *m,
 		    struct err *e)
 {
-	return protocol_req_read(s, strlen(s), lim, NULL, NULL, m, e);
+	return rd(s, strlen(s), lim, NULL, NULL, m, e);
 }
 
 static char *read_fixture(const char *path, size_t *len)
@@ -48,7 +57,7 @@ static void load_msg(const char *path, struct protocol_req_msg *m)
 	size_t len;
 	char *buf = read_fixture(path, &len);
 
-	if (protocol_req_read(buf, len, NULL, NULL, NULL, m, &e) < 0)
+	if (rd(buf, len, NULL, NULL, NULL, m, &e) < 0)
 		fail_msg("%s: %s", path, e.msg);
 	free(buf);
 }
@@ -422,7 +431,7 @@ static void test_quirks_utf16(void **state)
 		u16[n++] = (char)c;
 		u16[n++] = 0;
 	}
-	assert_int_equal(protocol_req_read(u16, n, NULL, NULL, NULL, &m, &e), 0);
+	assert_int_equal(rd(u16, n, NULL, NULL, NULL, &m, &e), 0);
 	assert_int_equal(protocol_req_child_text(m.op, "T", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "\xc3\xa9t\xc3\xa9");
 	protocol_req_free(&m);
@@ -443,10 +452,10 @@ static void test_limit_bytes(void **state)
 
 	(void)state;
 	l.max_bytes = len;
-	assert_int_equal(protocol_req_read(doc, len, &l, NULL, NULL, &m, &e), 0);
+	assert_int_equal(rd(doc, len, &l, NULL, NULL, &m, &e), 0);
 	protocol_req_free(&m);
 	l.max_bytes = len - 1;
-	assert_int_equal(protocol_req_read(doc, len, &l, NULL, NULL, &m, &e), -EFBIG);
+	assert_int_equal(rd(doc, len, &l, NULL, NULL, &m, &e), -EFBIG);
 	assert_non_null(strstr(e.msg, "byte limit"));
 	assert_null(m.tree);
 	protocol_req_free(&m);
@@ -464,10 +473,10 @@ static void test_limit_elements(void **state)
 
 	(void)state;
 	l.max_elements = 1003;
-	assert_int_equal(protocol_req_read(doc, len, &l, NULL, NULL, &m, &e), 0);
+	assert_int_equal(rd(doc, len, &l, NULL, NULL, &m, &e), 0);
 	protocol_req_free(&m);
 	l.max_elements = 1002;
-	assert_int_equal(protocol_req_read(doc, len, &l, NULL, NULL, &m, &e), -E2BIG);
+	assert_int_equal(rd(doc, len, &l, NULL, NULL, &m, &e), -E2BIG);
 	assert_non_null(strstr(e.msg, "more than 1002 elements"));
 	assert_string_equal(m.op_name, "Op");
 	assert_null(m.op);
@@ -575,13 +584,13 @@ static void test_chunks(void **state)
 	assert_int_equal(wsus_buf_appends(&b, "</Op>" ENV_CLOSE), 0);
 	doc = wsus_buf_steal(&b, &len);
 	assert_true(len > 10 * 64 * 1024);
-	assert_int_equal(protocol_req_read(doc, len, NULL, NULL, NULL, &m, &e), -E2BIG);
+	assert_int_equal(rd(doc, len, NULL, NULL, NULL, &m, &e), -E2BIG);
 	protocol_req_free(&m);
 	{
 		struct protocol_limits l = protocol_limits_default;
 
 		l.max_elements = 20003;
-		assert_int_equal(protocol_req_read(doc, len, &l, NULL, NULL, &m, &e), 0);
+		assert_int_equal(rd(doc, len, &l, NULL, NULL, &m, &e), 0);
 	}
 	for (n = protocol_req_child(m.op, "v"); n != NULL; n = protocol_req_next(n)) {
 		char want[128];
@@ -617,10 +626,10 @@ static void test_limit_depth(void **state)
 	assert_int_equal(wsus_buf_appends(&b, "</Op>" ENV_CLOSE), 0);
 	doc = wsus_buf_steal(&b, &len);
 	l.max_depth = 53;
-	assert_int_equal(protocol_req_read(doc, len, &l, NULL, NULL, &m, &e), 0);
+	assert_int_equal(rd(doc, len, &l, NULL, NULL, &m, &e), 0);
 	protocol_req_free(&m);
 	l.max_depth = 52;
-	assert_int_equal(protocol_req_read(doc, len, &l, NULL, NULL, &m, &e), -E2BIG);
+	assert_int_equal(rd(doc, len, &l, NULL, NULL, &m, &e), -E2BIG);
 	assert_non_null(strstr(e.msg, "deeper than 52"));
 	protocol_req_free(&m);
 	free(doc);
@@ -638,11 +647,11 @@ static void test_limit_text(void **state)
 
 	(void)state;
 	l.max_text = 4000;
-	assert_int_equal(protocol_req_read(doc, len, &l, NULL, NULL, &m, &e), 0);
+	assert_int_equal(rd(doc, len, &l, NULL, NULL, &m, &e), 0);
 	assert_int_equal(protocol_req_child(m.op, "T")->text_len, 4000);
 	protocol_req_free(&m);
 	l.max_text = 3999;
-	assert_int_equal(protocol_req_read(doc, len, &l, NULL, NULL, &m, &e), -E2BIG);
+	assert_int_equal(rd(doc, len, &l, NULL, NULL, &m, &e), -E2BIG);
 	assert_non_null(strstr(e.msg, "text of T longer than 3999"));
 	protocol_req_free(&m);
 	free(doc);
@@ -705,7 +714,7 @@ static void test_hostile_attributes(void **state)
 			assert_int_equal(wsus_buf_printf(&b, ns ? " xmlns:p%d=\"urn:%d\"" : " a%d=\"%d\"", i, i), 0);
 		assert_int_equal(wsus_buf_appends(&b, "/>" ENV_CLOSE), 0);
 		doc = wsus_buf_steal(&b, &len);
-		assert_int_equal(protocol_req_read(doc, len, NULL, NULL, NULL, &m, &e), -E2BIG);
+		assert_int_equal(rd(doc, len, NULL, NULL, NULL, &m, &e), -E2BIG);
 		assert_non_null(strstr(e.msg, "attributes"));
 		protocol_req_free(&m);
 		free(doc);
@@ -723,7 +732,7 @@ static void test_hostile_empty_elements(void **state)
 
 	(void)state;
 	l.max_bytes = 16u * 1024 * 1024;
-	assert_int_equal(protocol_req_read(doc, len, &l, NULL, NULL, &m, &e), -E2BIG);
+	assert_int_equal(rd(doc, len, &l, NULL, NULL, &m, &e), -E2BIG);
 	assert_non_null(strstr(e.msg, "elements"));
 	protocol_req_free(&m);
 	free(doc);
@@ -767,27 +776,27 @@ static void test_pick(void **state)
 					 "<Known xmlns=\"urn:svc\"/>" ENV_CLOSE;
 
 	(void)state;
-	assert_int_equal(protocol_req_read(unknown, strlen(unknown), NULL, pick_known, &calls, &m, &e), -ENOENT);
+	assert_int_equal(rd(unknown, strlen(unknown), NULL, pick_known, &calls, &m, &e), -ENOENT);
 	assert_int_equal(calls, 1);
 	assert_string_equal(m.op_name, "Nope");
 	assert_null(m.op);
 	protocol_req_free(&m);
-	assert_int_equal(protocol_req_read(known_ok, strlen(known_ok), NULL, pick_known, &calls, &m, &e), 0);
+	assert_int_equal(rd(known_ok, strlen(known_ok), NULL, pick_known, &calls, &m, &e), 0);
 	assert_int_equal(calls, 2);
 	protocol_req_free(&m);
-	assert_int_equal(protocol_req_read(known_text, strlen(known_text), NULL, pick_known, &calls, &m, &e),
+	assert_int_equal(rd(known_text, strlen(known_text), NULL, pick_known, &calls, &m, &e),
 			 -E2BIG);
 	protocol_req_free(&m);
-	assert_int_equal(protocol_req_read(known_ids, strlen(known_ids), NULL, pick_known, &calls, &m, &e),
+	assert_int_equal(rd(known_ids, strlen(known_ids), NULL, pick_known, &calls, &m, &e),
 			 -E2BIG);
 	assert_string_equal(e.msg, "L: more than 2 ids");
 	protocol_req_free(&m);
-	assert_int_equal(protocol_req_read(known_attrs, strlen(known_attrs), NULL, pick_known, &calls, &m, &e),
+	assert_int_equal(rd(known_attrs, strlen(known_attrs), NULL, pick_known, &calls, &m, &e),
 			 -E2BIG);
 	assert_string_equal(e.msg, "element b has more than 4 attributes");
 	protocol_req_free(&m);
 	/* 8 header elements + Envelope, Header, Body pass pre; Known is the 12th */
-	assert_int_equal(protocol_req_read(big_header, strlen(big_header), NULL, pick_known, &calls, &m, &e),
+	assert_int_equal(rd(big_header, strlen(big_header), NULL, pick_known, &calls, &m, &e),
 			 -E2BIG);
 	assert_non_null(strstr(e.msg, "more than 8 elements"));
 	protocol_req_free(&m);
@@ -804,9 +813,34 @@ static void test_pick_bytes(void **state)
 	char *doc = repeat_doc("<Known xmlns=\"urn:svc\">", " ", 5000, "</Known>", &len);
 
 	(void)state;
-	assert_int_equal(protocol_req_read(doc, len, NULL, pick_known, &calls, &m, &e), -EFBIG);
+	assert_int_equal(rd(doc, len, NULL, pick_known, &calls, &m, &e), -EFBIG);
 	assert_string_equal(m.op_name, "Known");
 	assert_non_null(strstr(e.msg, "4096 byte limit"));
+	protocol_req_free(&m);
+	free(doc);
+}
+
+/* 5.3 the time budget: checked before each 64 KiB chunk; spent, the read
+ * stops with -ETIMEDOUT */
+static void test_deadline(void **state)
+{
+	struct protocol_req_opts o = { .deadline_ms = wsus_now_ms() + 600000 };
+	struct protocol_req_msg m;
+	struct err e = { 0 };
+	size_t len;
+	char *doc = repeat_doc("<Op>", "<a/>", 100000, "</Op>", &len);
+	struct protocol_limits l = protocol_limits_default;
+
+	(void)state;
+	l.max_elements = 100003;
+	o.pre = &l;
+	assert_int_equal(protocol_req_read(doc, len, &o, &m, &e), 0);
+	protocol_req_free(&m);
+	o.deadline_ms = wsus_now_ms() - 1;
+	assert_int_equal(protocol_req_read(doc, len, &o, &m, &e), -ETIMEDOUT);
+	assert_non_null(strstr(e.msg, "time budget"));
+	protocol_req_free(&m);
+	assert_int_equal(protocol_req_read(doc, len, NULL, &m, &e), -E2BIG);
 	protocol_req_free(&m);
 	free(doc);
 }
@@ -837,6 +871,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_empty_elements),
 		cmocka_unit_test(test_pick),
 		cmocka_unit_test(test_pick_bytes),
+		cmocka_unit_test(test_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,7 +49,7 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static int op_echo(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+static int op_echo(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		   struct server_fault *f)
 {
 	(void)req;
@@ -58,7 +58,7 @@ static int op_echo(struct server_req *req, struct protocol_soap_msg *msg, struct
 	return wsus_buf_appends(out, "<EchoResponse xmlns=\"urn:test\"/>");
 }
 
-static int op_slow(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+static int op_slow(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		   struct server_fault *f)
 {
 	(void)req;
@@ -72,7 +72,7 @@ static int op_slow(struct server_req *req, struct protocol_soap_msg *msg, struct
 }
 
 /* <Over>before/after</Over>: the budget spent before and after 150 ms */
-static int op_budget(struct server_req *req, struct protocol_soap_msg *msg, struct wsus_buf *out,
+static int op_budget(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		     struct server_fault *f)
 {
 	int before = server_req_over_budget(req);
@@ -85,9 +85,9 @@ static int op_budget(struct server_req *req, struct protocol_soap_msg *msg, stru
 }
 
 static const struct server_op test_ops[] = {
-	{ "Echo", "urn:test/Echo", op_echo, 0 },
-	{ "Slow", "urn:test/Slow", op_slow, 0 },
-	{ "Budget", "urn:test/Budget", op_budget, 0 },
+	{ "Echo", "urn:test/Echo", op_echo, 0, NULL },
+	{ "Slow", "urn:test/Slow", op_slow, 0, NULL },
+	{ "Budget", "urn:test/Budget", op_budget, 0, NULL },
 };
 static const char *const test_paths[] = { "/Test/Open.asmx", NULL };
 static const struct server_service test_service = { test_paths, test_ops, 3, 0 };
