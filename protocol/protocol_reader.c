@@ -654,6 +654,14 @@ static void on_text(void *ud, const XML_Char *s, int len)
 
 	if (r->rc != 0 || lv == NULL || len <= 0)
 		return;
+	/* White space that opens a run of text is never kept (readers trim
+	 * it; between children it is indentation): not stored, not counted. */
+	while (r->pending == 0 && len > 0 && is_xml_space((unsigned char)*s)) {
+		s++;
+		len--;
+	}
+	if (len == 0)
+		return;
 	lv->text_len += (size_t)len;
 	if (lv->text_len > r->lim->max_text) {
 		stop(r, -E2BIG, "text of %.64s longer than %zu bytes",
@@ -712,6 +720,7 @@ static int finish(struct reader *r, enum XML_Status st)
 
 struct scan {
 	const char *p, *begin, *end;  /* next byte to scan; the body */
+	const char *no_cut;           /* an "<int>" left to expat */
 	const struct protocol_limits *lim;
 	struct err *e;
 };
@@ -774,9 +783,12 @@ static int scan_section(struct scan *sc, const char *p, const char *mark, size_t
 	return 0;
 }
 
-/* Scan the markup that begins before upto (each token to its end). */
-static int scan_until(struct scan *sc, const char *upto)
+/* Scan the markup that begins before upto (each token to its end). With
+ * cut set, stop instead at a plain "<int>" tag (not at sc->no_cut) and
+ * point *cut at its '<': the caller may read that run of ids itself. */
+static int scan_until(struct scan *sc, const char *upto, const char **cut)
 {
+	*cut = NULL;
 	while (sc->p < upto) {
 		const char *p = memchr(sc->p, '<', (size_t)(upto - sc->p));
 		size_t left;
@@ -786,7 +798,13 @@ static int scan_until(struct scan *sc, const char *upto)
 			sc->p = upto;
 			return 0;
 		}
-		left = (size_t)(sc->end - ++p);
+		left = (size_t)(sc->end - p - 1);
+		if (left >= 4 && memcmp(p + 1, "int>", 4) == 0 && p != sc->no_cut) {
+			sc->p = p;
+			*cut = p;
+			return 0;
+		}
+		p++;
 		if (left >= 3 && memcmp(p, "!--", 3) == 0)
 			rc = scan_section(sc, p + 3, "-->", sc->lim->max_tag, "a comment");
 		else if (left >= 8 && memcmp(p, "![CDATA[", 8) == 0)
@@ -810,25 +828,117 @@ static int looks_utf16(const unsigned char *s, size_t n)
 			  s[1] == 0);
 }
 
-/* The body to expat, chunk by chunk, each scanned first. Stops at the
- * first failure (ours from a callback, expat's, or the scan's). */
+/*---- Id lists without expat ----*/
+
+/* The bulk of a delta scan is thousands of <int>123</int> items; through
+ * expat each costs some 800 instructions. A run of items in exactly that
+ * plain form (optional white space around the number and between items;
+ * no attribute, prefix, comment or reference) directly under a kept
+ * element is read here instead, with the same limits and results as
+ * on_start/end_int; expat never sees it, and what it sees stays a
+ * well-formed document (whole elements were left out). Anything else ends
+ * the run and goes to expat. Line numbers in expat's later errors do not
+ * count the lines of such runs. */
+static const char *skip_space(const char *p, const char *end)
+{
+	while (p < end && is_xml_space((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* One plain item at p: its end (past "</int>"), or NULL when p does not
+ * hold one in full; the value in *v. */
+static const char *plain_int(const char *p, const char *end, int64_t *v)
+{
+	const char *q = p + 5, *digits;
+
+	q = skip_space(q, end);
+	digits = q;
+	if (q < end && (*q == '-' || *q == '+'))
+		q++;
+	while (q < end && *q >= '0' && *q <= '9')
+		q++;
+	if (protocol_span_int(digits, (size_t)(q - digits), INT64_MIN, INT64_MAX, v) < 0)
+		return NULL;
+	q = skip_space(q, end);
+	if ((size_t)(end - q) < 6 || memcmp(q, "</int>", 6) != 0)
+		return NULL;
+	return q + 6;
+}
+
+/* Read the run of plain items at p (the '<' of "<int>") into the list of
+ * the innermost element; the bytes consumed (0: none, leave it to expat). */
+static size_t int_run(struct reader *r, const char *p, const char *end)
+{
+	struct level *lv = top(r);
+	const char *start = p, *done = p;
+	struct protocol_ids *l;
+	int64_t v;
+
+	if (r->rc != 0 || lv == NULL || lv->kind != LV_NODE)
+		return 0;
+	if (commit_text(r, lv, 1) < 0 || (l = ids_of(r, lv->node)) == NULL) {
+		stop_nomem(r);
+		return 0;
+	}
+	while ((size_t)(end - p) >= 5 && memcmp(p, "<int>", 5) == 0) {
+		const char *next = plain_int(p, end, &v);
+
+		if (next == NULL)
+			break;
+		if (lv->items++ >= lv->list_max) {
+			stop(r, -E2BIG, "%s: more than %zu ids", lv->node->name, lv->list_max);
+			return 0;
+		}
+		if (append_id(l, v) < 0) {
+			stop_nomem(r);
+			return 0;
+		}
+		done = next;
+		p = skip_space(next, end);
+	}
+	return (size_t)(done - start);
+}
+
+/* The body to expat, chunk by chunk, each scanned first; runs of plain
+ * ids read by int_run between. Stops at the first failure (ours from a
+ * callback or int_run, expat's, or the scan's). */
 static int feed(struct reader *r, const char *body, size_t len, const struct protocol_limits *pre)
 {
 	struct scan sc = { .p = body, .begin = body, .end = body + len, .lim = pre, .e = r->e };
-	size_t chunk = looks_utf16((const unsigned char *)body, len) ? len : FEED_CHUNK;
+	int whole = looks_utf16((const unsigned char *)body, len), final = 0;
+	size_t pos = 0;
 
-	for (size_t pos = 0; pos < len;) {
-		size_t n = len - pos < chunk ? len - pos : chunk;
-		int rc = chunk == len ? 0 : scan_until(&sc, body + pos + n);
+	while (pos < len) {
+		size_t upto = whole || len - pos < FEED_CHUNK ? len : pos + FEED_CHUNK;
+		const char *cut = NULL;
+		int rc = whole ? 0 : scan_until(&sc, body + upto, &cut);
 
 		if (rc < 0)
 			return rc;
 		if (r->deadline_ms > 0 && wsus_now_ms() > r->deadline_ms)
 			return err_set(r->e, -ETIMEDOUT, "reading the request took longer than its time budget");
-		pos += n;
-		if (XML_Parse(r->xp, body + pos - n, (int)n, pos == len) != XML_STATUS_OK)
-			return finish(r, XML_STATUS_ERROR);
+		if (cut != NULL)
+			upto = (size_t)(cut - body);
+		if (upto > pos) {
+			final = upto == len;
+			if (XML_Parse(r->xp, body + pos, (int)(upto - pos), final) != XML_STATUS_OK)
+				return finish(r, XML_STATUS_ERROR);
+		}
+		pos = upto;
+		if (cut != NULL) {
+			size_t used = int_run(r, cut, body + len);
+
+			if (r->rc != 0)
+				return finish(r, XML_STATUS_ERROR);
+			pos += used;
+			sc.p = body + pos;
+			if (used == 0)
+				sc.no_cut = cut;
+		}
 	}
+	if (!final && XML_Parse(r->xp, "", 0, XML_TRUE) != XML_STATUS_OK)
+		return finish(r, XML_STATUS_ERROR);
 	return finish(r, XML_STATUS_OK);
 }
 

@@ -845,6 +845,55 @@ static void test_deadline(void **state)
 	free(doc);
 }
 
+/* 5.4 id lists read past expat (plain <int>N</int> runs) and through it
+ * (any other form) give one array in document order, under one cap */
+static void test_id_runs(void **state)
+{
+	static const char doc[] =
+		"<s:Envelope xmlns:s=\"" PROTOCOL_NS_SOAP11 "\" xmlns:i=\"" XSI "\"><s:Header><int>0</int></s:Header>"
+		"<s:Body><Op><L>\n  <int>1</int>\n<int> 2 </int><int>+3</int><int>-4</int>"
+		"<int a=\"x\">5</int><int>6</int><!-- c --><int>7</int><int i:nil=\"true\"/>"
+		"<int>8<!--x--></int><int>&#57;</int><int><![CDATA[10]]></int><int>11</int >"
+		"<int>12</int></L><Big><int>99999999999999999999</int></Big><Odd><int>1 2</int></Odd></Op>"
+		ENV_CLOSE;
+	static const struct protocol_list_limit cap[] = { { "L", 12 }, { NULL, 0 } };
+	struct protocol_limits l = protocol_limits_default;
+	struct protocol_req_msg m;
+	struct err e = { 0 };
+	const int64_t *ids;
+	size_t n, len;
+	char *big;
+
+	(void)state;
+	l.lists = cap;
+	if (read_str(doc, &l, &m, &e) != 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(protocol_req_ids(protocol_req_child(m.op, "L"), &ids, &n), 0);
+	assert_int_equal(n, 12);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(ids[i], i == 3 ? -4 : (int64_t)i + 1);
+	assert_int_equal(protocol_req_ids(protocol_req_child(m.op, "Big"), &ids, &n), -EINVAL);
+	assert_int_equal(protocol_req_ids(protocol_req_child(m.op, "Odd"), &ids, &n), -EINVAL);
+	protocol_req_free(&m);
+	/* 100,000 plain ids across many chunks: at the cap, and one past */
+	big = repeat_doc("<Op><L>", "<int>123456</int>\n", 100000, "</L></Op>", &len);
+	{
+		static const struct protocol_list_limit wide[] = { { "L", 100000 }, { NULL, 0 } };
+
+		l.lists = wide;
+		assert_int_equal(rd(big, len, &l, NULL, NULL, &m, &e), 0);
+		assert_int_equal(protocol_req_ids(protocol_req_child(m.op, "L"), &ids, &n), 0);
+		assert_int_equal(n, 100000);
+		assert_int_equal(ids[99999], 123456);
+		protocol_req_free(&m);
+		l.lists = cap;
+		assert_int_equal(rd(big, len, &l, NULL, NULL, &m, &e), -E2BIG);
+		assert_string_equal(e.msg, "L: more than 12 ids");
+		protocol_req_free(&m);
+	}
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -872,6 +921,7 @@ int main(void)
 		cmocka_unit_test(test_pick),
 		cmocka_unit_test(test_pick_bytes),
 		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_id_runs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
