@@ -20,7 +20,7 @@
 
 #define CLIENT_SERVER_PV      SERVER_CLIENT_PROTOCOL_VERSION
 #define CLIENT_MAX_EXTENDED   50       /* MaxExtendedUpdatesPerRequest */
-#define CLIENT_MAX_GLOBAL_IDS 100000   /* RefreshCache identities */
+#define CLIENT_MAX_GLOBAL_IDS 20000    /* RefreshCache identities (a cache holds a few thousand) */
 #define CLIENT_MAX_DIGESTS    5000     /* GetFileLocations */
 #define CLIENT_MAX_LOCALES    32
 #define CLIENT_MAX_CATEGORIES 200      /* StartCategoryScan wants fewer (<52>) */
