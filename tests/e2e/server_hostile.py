@@ -10,7 +10,7 @@ requests, one connection each, and prints one line per shape:
 (worst_ms from connect to answer; worst_after_upload_ms from the moment the
 last byte of the body was handed to the kernel, the server's own delay)
 then the GetConfig check after the shape:
-  getconfig NAME status=200 ms=X (best of 5)
+  getconfig NAME status=200 ms=X (best of 10)
 and at the end:
   rss hwm_kb=N rss_kb=N
 Every request is bounded by socket timeouts; nothing here waits forever.
@@ -152,7 +152,7 @@ def main():
             ",".join("%d:%d" % kv for kv in sorted(statuses.items()))))
         best = None
         status = 0
-        for _ in range(5):
+        for _ in range(10):
             status, ms, _ = post(port, ctx, get_config())
             if status == 200:
                 best = ms if best is None else min(best, ms)

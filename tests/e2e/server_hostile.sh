@@ -5,7 +5,7 @@
 # each sent COUNT times. Every request gets a fault (500) or 413 within 1 s
 # of its body being sent (the 15 MB upload itself is the client's and the
 # machine's; WSUS_HOSTILE_STRICT=1 holds the whole round trip to 1 s too);
-# after each shape a GetConfig is answered within 100 ms (best of 5, the
+# after each shape a GetConfig is answered within 100 ms (best of 10, the
 # machine is shared); the server's peak RSS (VmHWM) stays under 128 MB.
 . "$(dirname "$0")/lib.sh"
 W="$WSUS_BIN"
