@@ -8,7 +8,10 @@
 #           ~40 KB request, a ~800 B answer), at 50 and 500 connections
 #           (BENCH_CONNS); nginx answers the same POST with the answer as a
 #           static file (error_page 405 =200). Runs interleave ours/nginx,
-#           REPS times; the ratio is taken within each pair.
+#           REPS times; the ratio is taken within each pair. From 500
+#           connections a third run has clients that wait 1 s after a 503
+#           (lua/post_backoff.lua: Windows clients honour Retry-After; wrk
+#           alone resends at once, which turns shedding into a 503 storm).
 #   full    full first scans (wsus-scanload: GetConfig through the last
 #           SyncUpdates page and GetExtendedUpdateInfo, empty cache, the
 #           client's compression: it asks for gzip) at 50 clients
@@ -177,6 +180,13 @@ delta_runs() {
           "503s $(field non2xx "$ours"), errors $(field errors "$ours"), ratio $(awk -v a="$(field ok_rps "$ours")" -v b="$(field rps "$ngx")" 'BEGIN { printf "%.3f", a / b }') of nginx, VmHWM $(kib VmHWM "$SRV") KiB"
       row "delta c=$c" "nginx (rep $rep)" "$(field rps "$ngx")" "$(field ok_rps "$ngx")" "$(field p50_ms "$ngx")" \
           "$(field p99_ms "$ngx")" "$(field max_ms "$ngx")" "$CPU" "errors $(field errors "$ngx")"
+      if [ "$c" -ge 500 ]; then   # clients that back off after a 503, as Windows clients do
+        WRKARGS=(-s bench/lua/post_backoff.lua "$URL"); CPU_PIDS=$SRV
+        POST_LUA=bench/lua/post.lua BODY=$work/cap/delta.xml RPATH=$CLIENT_PATH SA=$SA_SYNC wrk_run ours "$c"
+        row "delta c=$c" "ours, 1 s back-off after 503 (rep $rep)" "$(field rps "$LINE")" "$(field ok_rps "$LINE")" \
+            "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")" "$(field max_ms "$LINE")" "$CPU" \
+            "503s $(field non2xx "$LINE"), errors $(field errors "$LINE"), ratio $(awk -v a="$(field ok_rps "$LINE")" -v b="$(field rps "$ngx")" 'BEGIN { printf "%.3f", a / b }') of nginx, VmHWM $(kib VmHWM "$SRV") KiB"
+      fi
     done
   done
 }
