@@ -29,7 +29,8 @@
 # leaves to 1 bundle) is the one of ../shared/bench-reference/setup.sh; it is
 # kept in /tmp/wsus-bench-serve/ds (BENCH_FRESH=1 rebuilds it). The load comes
 # from 127.0.0.1 only, standing for many clients: the run raises
-# max_connections_per_address to max_connections.
+# max_connections_per_address to max_connections and lifts the per-address
+# registration rate ([clients] register_per_minute = 0).
 # Prints a markdown block (command, machine, versions, table) to stdout and,
 # with BENCH_RECORD=1, adds it to bench/results.md (newest first; BENCH_LABEL
 # names the run in its heading).
@@ -85,6 +86,8 @@ cat > "$work/wsus.conf" <<EOF
 listen = 127.0.0.1:$WS
 max_connections = 2048
 max_connections_per_address = 2048
+[clients]
+register_per_minute = 0
 EOF
 "$W" -q -c "$work/wsus.conf" -d "$DS/data" serve > "$work/serve.out" 2> "$work/serve.err" &
 SRV=$!; pids+=("$SRV")
