@@ -47,7 +47,7 @@ rm -rf "$work/cat"
 t1=$(date +%s.%N)
 
 PORT=$(free_port)
-printf '[server]\nlisten = 127.0.0.1:%s\n' "$PORT" > "$work/wsus.conf"
+printf '[server]\nlisten = 127.0.0.1:%s\n[clients]\nregister_per_minute = 0\n' "$PORT" > "$work/wsus.conf"
 "$W" -q -c "$work/wsus.conf" -d "$work/data" serve > "$work/serve.out" 2> "$work/serve.err" &
 SRV=$!; pids+=("$SRV")
 wait_port "$PORT"
