@@ -49,6 +49,27 @@ static int print_file(const struct wsus_file *f, int present, void *ctx)
 	return 0;
 }
 
+/* The provenance chain, origin first: "provenance:   [0] SOURCE (sha256 CERT) TIME". */
+static int print_chain(struct storage *st, const char *id, int rev, struct err *e)
+{
+	char *chain = NULL;
+	int hop = 0;
+
+	if (storage_revision_chain(st, id, rev, &chain, e) < 0)
+		return -1;
+	for (char *p = chain, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1, hop++) {
+		char *t1 = memchr(p, '\t', (size_t)(nl - p)), *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(nl - t1 - 1)) : NULL;
+
+		if (t2 == NULL)
+			break;
+		printf("%s[%d] %.*s%s%.*s%s  %.*s\n", hop ? "                " : "provenance:     ", hop,
+		       (int)(t1 - p), p, t1[1] == '-' ? "" : " (certificate sha256 ", t1[1] == '-' ? 0 : (int)(t2 - t1 - 1),
+		       t1 + 1, t1[1] == '-' ? "" : ")", (int)(nl - t2 - 1), t2 + 1);
+	}
+	free(chain);
+	return 0;
+}
+
 static int catalog_show(struct storage *st, const char *arg)
 {
 	struct storage_revision_row r;
@@ -69,6 +90,8 @@ static int catalog_show(struct storage *st, const char *arg)
 	printf("classification: %s\n", r.classification[0] ? r.classification : "-");
 	printf("leaf:           %s\n", r.is_leaf ? "yes" : "no");
 	printf("origin:         %s\n", r.origin);
+	if (print_chain(st, id, r.revision, &e) < 0)
+		return cli_fail("%s", e.msg);
 	printf("files:          %d (%lld bytes)\n", r.n_files, (long long)r.total_size);
 	if (storage_revision_files(st, id, r.revision, print_file, NULL, &e) < 0)
 		return cli_fail("%s", e.msg);

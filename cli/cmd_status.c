@@ -33,9 +33,11 @@ static int print_dss(const struct storage_dss_row *d, void *ctx)
 	iso_or(d->last_auth, auth, o->json ? "" : "never");
 	iso_or(d->last_seen, seen, o->json ? "" : "never");
 	if (!o->json) {
-		printf("  %s  %s  %s  last auth %s  last seen %s  protocol %s\n", d->server_id,
+		printf("  %s  %s  %s  last auth %s  last seen %s  protocol %s  computers %lld  "
+		       "client certificate %s\n", d->server_id,
 		       d->fqdn[0] ? d->fqdn : "-", d->address[0] ? d->address : "-", auth, seen,
-		       d->protocol_version[0] ? d->protocol_version : "-");
+		       d->protocol_version[0] ? d->protocol_version : "-", (long long)d->computers,
+		       d->cert_sha256[0] ? d->cert_sha256 : "none");
 	} else {
 		printf("%s\n    {\"server_id\": ", o->n ? "," : "");
 		cli_json_str(stdout, d->server_id);
@@ -49,6 +51,8 @@ static int print_dss(const struct storage_dss_row *d, void *ctx)
 		cli_json_str(stdout, auth);
 		printf(", \"last_seen\": ");
 		cli_json_str(stdout, seen);
+		printf(", \"cert_sha256\": ");
+		cli_json_str(stdout, d->cert_sha256);
 		printf(", \"computers\": %lld}", (long long)d->computers);
 	}
 	o->n++;
@@ -209,7 +213,17 @@ static void print_json(const struct storage_status *s, const struct wsus_config 
 		cli_json_str(stdout, cfg->up_url);
 	else
 		fputs("null", stdout);
-	printf(",\n");
+	printf(",\n  \"downstream_policy\": \"%s\",\n", config_downstream_name(cfg->srv_downstream));
+}
+
+/* How many fingerprints a comma-separated client_cert_allow holds. */
+static int allow_count(const char *list)
+{
+	int n = list != NULL && *list != '\0';
+
+	for (const char *p = list; p != NULL && *p; p++)
+		n += *p == ',';
+	return n;
 }
 
 static void print_text(const struct storage_status *s, const struct wsus_config *cfg,
@@ -219,6 +233,12 @@ static void print_text(const struct storage_status *s, const struct wsus_config 
 	       s->schema_version, cfg->st_data_dir);
 	printf("tls certificate: %s%s\n", tls_fp ? "sha256 " : "", tls_fp ? tls_fp : "generated on first serve");
 	printf("upstream:       %s\n", cfg->up_url ? cfg->up_url : "none (root server)");
+	if (cfg->srv_downstream == WSUS_DOWNSTREAM_ALLOW_LIST)
+		printf("downstreams:    allow_list: only the %d client certificate(s) of client_cert_allow may "
+		       "sync or roll up\n", allow_count(cfg->srv_client_cert_allow));
+	else
+		printf("downstreams:    open: any server may sync from us and roll up computers (as WSUS; "
+		       "set [server] downstream = allow_list to restrict)\n");
 	printf("catalogue:      %lld revisions of %lld updates\n", (long long)s->revisions,
 	       (long long)s->updates);
 	printf("  software %lld, driver %lld, category %lld, detectoid %lld\n",
@@ -235,6 +255,43 @@ static void print_text(const struct storage_status *s, const struct wsus_config 
 	       (long long)s->files_missing, (long long)s->files_quarantined);
 	printf("last import:    %s\n", s->last_import[0] ? s->last_import : "never");
 	printf("last sync:      %s\n", s->last_sync[0] ? s->last_sync : "never");
+}
+
+struct origin_out {
+	int json;
+	int n;
+};
+
+static int print_origin(const char *origin, int64_t revisions, int tiers, void *ctx)
+{
+	struct origin_out *o = ctx;
+
+	if (o->json) {
+		printf("%s\n    {\"origin\": ", o->n ? "," : "");
+		cli_json_str(stdout, origin);
+		printf(", \"revisions\": %lld, \"tiers\": %d}", (long long)revisions, tiers);
+	} else {
+		printf("  %s: %lld revision%s, through up to %d tier%s\n", origin, (long long)revisions,
+		       revisions == 1 ? "" : "s", tiers, tiers == 1 ? "" : "s");
+	}
+	o->n++;
+	return 0;
+}
+
+/* Origins: the first source of every revision's provenance chain
+ * (`catalog show` prints a whole chain). */
+static int print_origins(struct storage *st, int json, struct err *e)
+{
+	struct origin_out o = { .json = json };
+	int rc;
+
+	printf(json ? "  \"origins\": [" : "origins (where each revision first came from):\n");
+	rc = storage_origin_summary(st, print_origin, &o, e);
+	if (json)
+		printf("%s],\n", o.n ? "\n  " : "");
+	else if (o.n == 0)
+		printf("  none\n");
+	return rc;
 }
 
 int cmd_status(struct cli *c, int argc, char **argv)
@@ -278,6 +335,10 @@ int cmd_status(struct cli *c, int argc, char **argv)
 			return cli_fail("%s", e.msg);
 		}
 
+		if (print_origins(st, json, &e) < 0) {
+			storage_close(st);
+			return cli_fail("%s", e.msg);
+		}
 		if (json)
 			printf("  \"downstream_servers\": [");
 		else

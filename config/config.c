@@ -34,6 +34,7 @@ enum cfg_type {
 	CT_SIZE,          /* int64_t bytes, optional K/M/G (binary) suffix */
 	CT_DURATION,      /* int seconds, optional s/m/h/d suffix */
 	CT_MODE,          /* enum wsus_mode */
+	CT_DOWNSTREAM,    /* enum wsus_downstream */
 	CT_HTTPS_URL,     /* https:// only (the upstream) */
 	CT_URL,           /* http:// or https:// */
 	CT_LISTEN,        /* ADDR:PORT or [IPv6]:PORT */
@@ -65,6 +66,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "server", "tls_key", CT_PATH, CF_OPTIONAL, 0, 0, NULL, F(srv_tls_key) },
 	{ "server", "content_http_listen", CT_LISTEN, CF_OPTIONAL, 0, 0, NULL, F(srv_content_http_listen) },
 	{ "server", "client_cert_allow", CT_FINGERPRINTS, CF_OPTIONAL, 0, 0, NULL, F(srv_client_cert_allow) },
+	{ "server", "downstream", CT_DOWNSTREAM, 0, 0, 0, "open", F(srv_downstream) },
 	{ "server", "public_url", CT_URL, CF_OPTIONAL, 0, 0, NULL, F(srv_public_url) },
 	{ "server", "threads", CT_INT, 0, 0, 1024, "0", F(srv_threads) },
 	{ "server", "max_body", CT_SIZE, 0, 64 * KIB, 1024 * KIB * KIB, "16MiB", F(srv_max_body) },
@@ -124,7 +126,8 @@ struct cfg_val {
 
 static bool type_is_string(enum cfg_type t)
 {
-	return t != CT_BOOL && t != CT_INT && t != CT_SIZE && t != CT_DURATION && t != CT_MODE;
+	return t != CT_BOOL && t != CT_INT && t != CT_SIZE && t != CT_DURATION && t != CT_MODE &&
+	       t != CT_DOWNSTREAM;
 }
 
 static char **field_str(struct wsus_config *cfg, const struct cfg_key *k)
@@ -338,6 +341,19 @@ static int parse_mode(const char *v, struct cfg_val *out, char *why)
 	else
 		return why_set(why, -EINVAL, "expected replica or autonomous, got %s",
 			       quote(v, strlen(v), q));
+	return 0;
+}
+
+static int parse_downstream(const char *v, struct cfg_val *out, char *why)
+{
+	char q[CFG_QUOTE_LEN];
+
+	if (strcasecmp(v, "open") == 0)
+		out->num = WSUS_DOWNSTREAM_OPEN;
+	else if (strcasecmp(v, "allow_list") == 0)
+		out->num = WSUS_DOWNSTREAM_ALLOW_LIST;
+	else
+		return why_set(why, -EINVAL, "expected open or allow_list, got %s", quote(v, strlen(v), q));
 	return 0;
 }
 
@@ -643,6 +659,7 @@ static int parse_value(const struct cfg_key *k, const char *v, struct cfg_val *o
 	case CT_SIZE:      return parse_size(k, v, out, why);
 	case CT_DURATION:  return parse_duration(k, v, out, why);
 	case CT_MODE:      return parse_mode(v, out, why);
+	case CT_DOWNSTREAM: return parse_downstream(v, out, why);
 	case CT_FINGERPRINTS: return parse_list(v, item_fingerprint, &out->str, why);
 	case CT_GUIDS:     return parse_list(v, item_guid, &out->str, why);
 	case CT_LANGUAGES:
@@ -969,6 +986,28 @@ static int finish(struct wsus_config *cfg, const int *line_of, const char *data_
 	return 0;
 }
 
+/* client_cert_allow alone has always meant "only these downstreams": it
+ * implies downstream = allow_list; written together with open it is a
+ * contradiction, refused rather than silently opening server sync. */
+static int check_downstream(const struct cfg_load *ld)
+{
+	struct wsus_config *c = ld->cfg;
+	size_t id = 0, ia = 0;
+
+	key_by_name("server", "downstream", &id);
+	key_by_name("server", "client_cert_allow", &ia);
+	if (c->srv_client_cert_allow == NULL || c->srv_downstream == WSUS_DOWNSTREAM_ALLOW_LIST)
+		return 0;
+	if (ld->line_of[id] == 0) {
+		c->srv_downstream = WSUS_DOWNSTREAM_ALLOW_LIST;
+		return 0;
+	}
+	return err_set(ld->e, -EINVAL,
+		       "%s:%d: [server] downstream: open contradicts client_cert_allow (line %d): set "
+		       "downstream = allow_list to admit only those certificates, or remove client_cert_allow",
+		       ld->path, ld->line_of[id], ld->line_of[ia]);
+}
+
 /* A certificate without its key (or the reverse) cannot serve TLS; say which
  * one is set and where. */
 static int cross_check(const struct cfg_load *ld)
@@ -984,7 +1023,7 @@ static int cross_check(const struct cfg_load *ld)
 	if (c->srv_tls_key != NULL && c->srv_tls_cert == NULL)
 		return err_set(ld->e, -EINVAL, "%s:%d: [server] tls_key: set without tls_cert (give both or neither)",
 			       ld->path, ld->line_of[ik]);
-	return 0;
+	return check_downstream(ld);
 }
 
 /* Fail closed on the trust settings (config_trust.c). */
@@ -998,6 +1037,11 @@ static int check_trust(struct cfg_load *ld)
 }
 
 /*---- Public API ----*/
+
+const char *config_downstream_name(int policy)
+{
+	return policy == WSUS_DOWNSTREAM_ALLOW_LIST ? "allow_list" : "open";
+}
 
 int config_default(const char *data_dir, struct wsus_config **out, struct err *e)
 {
@@ -1080,6 +1124,9 @@ void config_dump(const struct wsus_config *cfg, FILE *f)
 			break;
 		case CT_MODE:
 			fputs(*(const enum wsus_mode *)p == WSUS_MODE_AUTONOMOUS ? "autonomous" : "replica", f);
+			break;
+		case CT_DOWNSTREAM:
+			fputs(config_downstream_name(*(const int *)p), f);
 			break;
 		default:
 			if (*(char *const *)p != NULL)

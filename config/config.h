@@ -12,6 +12,8 @@
 #include "common.h"
 
 enum wsus_mode { WSUS_MODE_AUTONOMOUS = 0, WSUS_MODE_REPLICA = 1 };
+/* Who may act as a downstream server (server sync, DssAuth, rollups). */
+enum wsus_downstream { WSUS_DOWNSTREAM_OPEN = 0, WSUS_DOWNSTREAM_ALLOW_LIST = 1 };
 
 struct wsus_config {
 	/* [server] */
@@ -20,6 +22,8 @@ struct wsus_config {
 	char *srv_tls_key;
 	char *srv_content_http_listen;/* plain-HTTP content-only port, NULL = off */
 	char *srv_client_cert_allow;  /* comma-separated SHA-256 fingerprints for downstream mTLS; NULL = off */
+	int   srv_downstream;         /* enum wsus_downstream: open (default, as WSUS) or allow_list
+	                                 (only client_cert_allow; implied when that is set) */
 	char *srv_public_url;         /* URL clients/downstreams use to reach us; NULL = https://<listen> */
 	int   srv_threads;            /* 0 = one per core */
 	int64_t srv_max_body;         /* request body cap, bytes */
@@ -89,6 +93,9 @@ int config_load(const char *path, const char *data_dir, struct wsus_config **out
  * runs this; run it again before relying on the store. Returns 0, -ENOENT,
  * -ENOTDIR or another negative errno. */
 int config_check_pin_store(const struct wsus_config *cfg, struct err *e);
+
+/* "open" or "allow_list". */
+const char *config_downstream_name(int policy);
 
 /* Write every effective key=value (for `wsus-replica config show`-style output). */
 void config_dump(const struct wsus_config *cfg, FILE *f);

@@ -80,6 +80,9 @@ int protocol_utf16le_to_utf8(const uint8_t *in, size_t n, char **out, size_t *ou
 #define PROTOCOL_NS_CLIENT "http://www.microsoft.com/SoftwareDistribution/Server/ClientWebService"
 #define PROTOCOL_NS_SIMPLEAUTH "http://www.microsoft.com/SoftwareDistribution/Server/SimpleAuthWebService"
 #define PROTOCOL_NS_MONITOR "http://www.microsoft.com/SoftwareDistribution/Server/IMonitorable"
+/* wsus-replica's own extension of ServerSyncWebService (not in MS-WSUSSS):
+ * GetUpdateProvenance, asked only by wsus-replica downstreams. */
+#define PROTOCOL_NS_PROVENANCE "urn:wsus-replica:provenance:1"
 
 /* The largest SOAP request body we parse (the front end caps bodies too). */
 #define PROTOCOL_MAX_SOAP_BODY (16u * 1024 * 1024)

@@ -13,7 +13,8 @@
  *     server_services[] (compared case-insensitively, as IIS does) ->
  *     server_soap_dispatch; anything else 404. The plain port serves only
  *     /Content/ and /SelfUpdate/.
- * (3) Mutual TLS: with [server] client_cert_allow set, MHD is given a trust
+ * (3) Mutual TLS: with [server] downstream = allow_list (implied by
+ *     client_cert_allow), MHD is given a trust
  *     list (our own certificate), which is what makes it ask GnuTLS for
  *     GNUTLS_CERT_REQUEST. Neither MHD nor GnuTLS verifies the client's
  *     chain; the handshake proves the client holds the key, and the SHA-256
@@ -314,7 +315,7 @@ static void req_basics(struct server_req *req, struct listener *l, struct MHD_Co
 	req->path = url;
 	req->tls = !l->plain;
 	peer_text(conn, req->peer);
-	if (req->tls && l->impl->s.n_allow_fps > 0)
+	if (req->tls && server_downstream_gated(&l->impl->s))
 		client_fp(conn, req->client_fp);
 }
 
@@ -565,11 +566,11 @@ static int route(struct listener *l, struct MHD_Connection *conn, const char *ur
 								       : "no such path");
 		return server_reply_status(conn, MHD_HTTP_NOT_FOUND, NULL);
 	}
-	if (svc->downstream_only && l->impl->s.n_allow_fps > 0 &&
+	if (svc->downstream_only && server_downstream_gated(&l->impl->s) &&
 	    !server_fp_allowed(&l->impl->s, req.client_fp)) {
 		server_log_refused(&req, MHD_HTTP_FORBIDDEN,
 				   req.client_fp[0] ? "client certificate not in client_cert_allow"
-						    : "no client certificate (client_cert_allow is set)");
+						    : "no client certificate (downstream = allow_list)");
 		if (req.client_fp[0])
 			log_warn("server", "refused client certificate sha256=%s peer=%s", req.client_fp,
 				 req.peer);
@@ -976,7 +977,8 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 		rc = fd;
 		goto fail;
 	}
-	impl->s.mhd = daemon_start(&impl->tls, fd, cert, key, impl->s.n_allow_fps ? cert : NULL);
+	impl->s.mhd = daemon_start(&impl->tls, fd, cert, key,
+				     server_downstream_gated(&impl->s) ? cert : NULL);
 	if (impl->s.mhd == NULL) {
 		close(fd);
 		rc = err_set(e, -EIO, "cannot start the HTTPS daemon on %s (certificate, key or TLS setup)",
@@ -999,9 +1001,9 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 	}
 	make_urls(impl);
 	log_info("server", "listening url=%s content=%s threads=%d queue=%d per_address=%d sha256=%s "
-		 "client_cert_allow=%zu", impl->s.public_url, impl->s.content_url, threads,
+		 "downstream=%s client_cert_allow=%zu", impl->s.public_url, impl->s.content_url, threads,
 		 threads * cfg->srv_queue_per_worker, cfg->srv_max_per_address, impl->s.tls_fp,
-		 impl->s.n_allow_fps);
+		 config_downstream_name(cfg->srv_downstream), impl->s.n_allow_fps);
 	rc = 0;
 	*out = &impl->s;
 	goto out;

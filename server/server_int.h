@@ -172,6 +172,10 @@ int server_queue_stopping(const struct server_queue *q);
  * expected to exit and end them). Accepts NULL. */
 int server_queue_stop(struct server_queue *q, int64_t deadline_ms);
 
+/* 1 when [server] downstream = allow_list: downstream_only services and
+ * operations need a client certificate in client_cert_allow (else 403). */
+int server_downstream_gated(const struct server *srv);
+
 /* 1 when fp (lower-case hex SHA-256, "" for none) is in [server]
  * client_cert_allow. */
 int server_fp_allowed(const struct server *srv, const char *fp);

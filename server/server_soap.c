@@ -105,6 +105,11 @@ static void answer_fault(const struct server_req *req, const struct fault_spec *
 		 logextra[0] != '\0' && logmsg[0] != '\0' ? ": " : "", logextra);
 }
 
+int server_downstream_gated(const struct server *srv)
+{
+	return srv != NULL && srv->cfg != NULL && srv->cfg->srv_downstream == WSUS_DOWNSTREAM_ALLOW_LIST;
+}
+
 int server_fp_allowed(const struct server *srv, const char *fp)
 {
 	if (fp == NULL || fp[0] == '\0')
@@ -122,8 +127,7 @@ static int refuse_op(const struct server_req *req, const struct server_op *op, s
 	static const char text[] = "403 Forbidden\n";
 	const struct server *srv = req->srv;
 
-	if (!op->downstream_only || srv == NULL || srv->n_allow_fps == 0 ||
-	    server_fp_allowed(srv, req->client_fp))
+	if (!op->downstream_only || !server_downstream_gated(srv) || server_fp_allowed(srv, req->client_fp))
 		return 0;
 	wsus_buf_free(&resp->body);
 	wsus_buf_init(&resp->body, sizeof(text));
@@ -133,7 +137,7 @@ static int refuse_op(const struct server_req *req, const struct server_op *op, s
 	log_warn("server", "refused status=403 op=%s peer=%s tls=%d why=\"%s\" sha256=%s", op->name,
 		 req->peer[0] != '\0' ? req->peer : "-", req->tls,
 		 req->client_fp[0] != '\0' ? "client certificate not in client_cert_allow"
-					    : "no client certificate (client_cert_allow is set)",
+					    : "no client certificate (downstream = allow_list)",
 		 req->client_fp[0] != '\0' ? req->client_fp : "-");
 	return 1;
 }

@@ -1132,6 +1132,68 @@ int server_sss_ping(struct server_req *req, struct protocol_req_msg *msg, struct
 
 #define SD_ACTION(op) PROTOCOL_NS_SD "/" op
 
+/*---- GetUpdateProvenance (our extension, not in MS-WSUSSS) ----*/
+
+/* One revision's chain as <Revision><UpdateID/><RevisionNumber/><Hop>
+ * <Source/><Cert/><Time/></Hop>...</Revision>; absent revisions are left out. */
+static int put_chain(struct wsus_buf *out, const struct ident *id, const char *chain)
+{
+	int rc = wsus_buf_printf(out, "<Revision><UpdateID>%s</UpdateID><RevisionNumber>%d</RevisionNumber>",
+				 id->uid, id->rev);
+
+	for (const char *p = chain; rc == 0 && *p != '\0';) {
+		const char *nl = strchr(p, '\n'), *t1 = strchr(p, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+
+		if (nl == NULL || t1 == NULL || t2 == NULL || t2 > nl)
+			break;
+		rc = wsus_buf_appends(out, "<Hop><Source>");
+		if (rc == 0)
+			rc = wsus_buf_append_xml_escaped(out, p, (size_t)(t1 - p));
+		if (rc == 0)
+			rc = wsus_buf_printf(out, "</Source><Cert>%.*s</Cert><Time>%.*s</Time></Hop>",
+					     (int)(t2 - t1 - 1), t1 + 1, (int)(nl - t2 - 1), t2 + 1);
+		p = nl + 1;
+	}
+	return rc == 0 ? wsus_buf_appends(out, "</Revision>") : rc;
+}
+
+/* The provenance chains of the asked revisions, for a wsus-replica
+ * downstream: same request shape and gate as GetUpdateData. Windows
+ * downstreams never call it; nothing in the MS-WSUSSS answers changes. */
+static int op_get_update_provenance(struct server_req *req, struct protocol_req_msg *msg,
+				    struct wsus_buf *out, struct server_fault *f)
+{
+	struct server_cookie_claims c;
+	struct ident ids[SERVER_MAX_UPDATES_PER_REQUEST];
+	struct err e = { 0 };
+	size_t n, sent = 0;
+	int rc, snap;
+
+	if (require_cookie(req, msg, &c, f) < 0)
+		return -1;
+	if (parse_identities(msg, ids, SERVER_MAX_UPDATES_PER_REQUEST, &n, f) < 0)
+		return -1;
+	rc = wsus_buf_printf(out, "<GetUpdateProvenanceResponse xmlns=\"%s\"><GetUpdateProvenanceResult>",
+			     PROTOCOL_NS_PROVENANCE);
+	snap = storage_read_begin(req->st, NULL);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *chain = NULL;
+		int got = storage_revision_chain(req->st, ids[i].uid, ids[i].rev, &chain, &e);
+
+		if (got == -ENOENT)
+			continue;
+		rc = got < 0 ? got : put_chain(out, &ids[i], chain);
+		sent += rc == 0;
+		free(chain);
+	}
+	storage_read_end(req->st, snap);
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</GetUpdateProvenanceResult></GetUpdateProvenanceResponse>");
+	if (rc == 0)
+		log_info("sss", "provenance server_id=%s requested=%zu sent=%zu", c.subject, n, sent);
+	return rc;
+}
+
 static const char *const sss_paths[] = {
 	"/ServerSyncWebService/ServerSyncWebService.asmx",
 	"/ServerSyncWebService/ServerSyncProxy.asmx",   /* the WSDL's soap:address */
@@ -1152,6 +1214,8 @@ static const struct server_op sss_ops[] = {
 	{ "GetRelatedRevisionsForUpdates", SD_ACTION("GetRelatedRevisionsForUpdates"),
 	  op_get_related_revisions, 1, &server_limits_small },
 	{ "Ping", PROTOCOL_NS_MONITOR "/Ping", server_sss_ping, 1, &server_limits_small },
+	{ "GetUpdateProvenance", PROTOCOL_NS_PROVENANCE "/GetUpdateProvenance", op_get_update_provenance, 1,
+	  &server_limits_small },
 };
 
 const struct server_service server_sss_service = {

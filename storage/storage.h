@@ -23,6 +23,8 @@ struct storage_origin {
 	const char *upstream_url;  /* NULL = imported locally */
 	const char *cert_sha256;   /* hex SHA-256 of the certificate that delivered it, or NULL */
 	const char *source;        /* free text, e.g. the import directory */
+	const char *chain;         /* the upstream's provenance chain for it (lines as
+	                              storage_revision_chain gives them), NULL = none given */
 };
 
 /*---- storage.c: open, schema, transactions, identity ----*/
@@ -69,6 +71,40 @@ int storage_revision_put(struct storage *st, const struct wsus_update *u,
 			 const struct storage_origin *origin,
 			 int64_t *revision_id /* OUT, may be NULL */,
 			 int *changed /* OUT, may be NULL */, struct err *e);
+
+/*---- storage_origin.c: provenance chains and metadata digests ----*/
+
+#define STORAGE_CHAIN_MAX_HOPS   16    /* tiers a chain may record */
+#define STORAGE_CHAIN_MAX_FIELD  512   /* bytes of one hop's source */
+
+/* The provenance chain of a revision: one line per tier it passed, the origin
+ * first and this server's own receipt last, each "SOURCE\tCERT\tTIME\n":
+ * SOURCE is the upstream URL that delivered it to that tier, or "local import
+ * at server <ServerID>" for the origin of an imported document; CERT the hex
+ * SHA-256 of the certificate that delivered it ("-" for an import); TIME ISO
+ * 8601 UTC. Caller frees *chain. -ENOENT when the revision does not exist. */
+int storage_revision_chain(struct storage *st, const char *update_id, int revision, char **chain,
+			   struct err *e);
+
+/* A chain received from an upstream, checked: at most STORAGE_CHAIN_MAX_HOPS
+ * - 1 lines of three tab-separated fields, SOURCE 1..STORAGE_CHAIN_MAX_FIELD
+ * printable bytes, CERT "-" or 64 lower-case hex digits, TIME 1..40 of
+ * [0-9TZ:.-]. 0 when valid, -EINVAL with the reason otherwise. */
+int storage_chain_check(const char *chain, struct err *e);
+
+/* Where the catalogue came from: fn once per origin (the first line's
+ * SOURCE of the chains), with how many revisions and the most tiers any of
+ * them passed (this server included). */
+int storage_origin_summary(struct storage *st,
+			   int (*fn)(const char *origin, int64_t revisions, int tiers, void *ctx), void *ctx,
+			   struct err *e);
+
+/* `verify --metadata`: re-hash every stored document and compare with the
+ * digests recorded when it was synced or imported (SHA-1 always, SHA-256
+ * when recorded). fn is called for each mismatch; *checked and *bad count. */
+int storage_verify_metadata(struct storage *st,
+			    void (*fn)(const char *update_id, int revision, const char *why, void *ctx),
+			    void *ctx, int64_t *checked, int64_t *bad, struct err *e);
 
 /* Recompute IsLeaf for every revision over the whole prerequisite graph (a
  * revision is a leaf when no prerequisite row anywhere names its UpdateID),
@@ -583,6 +619,7 @@ struct storage_stage_row {
 	const char *keys;          /* "<sha1 hex> <key base64>\n" lines, NULL when none fetched */
 	const char *cert_sha256;   /* NULL when unknown */
 	int64_t     fetched_ms;
+	const char *provenance;    /* the upstream's chain for it, NULL when none */
 };
 struct storage_stage_id {
 	char update_id[WSUS_GUID_LEN];
@@ -605,6 +642,10 @@ int storage_sync_have(struct storage *st, const char *update_id, int revision, i
 int storage_stage_need_keys(struct storage *st, struct storage_stage_id **out, size_t *n,
 			    struct err *e);
 /* Record the keys of a staged revision ("" = the upstream knows none). */
+/* The upstream's provenance chain for a staged document (checked by the caller
+ * with storage_chain_check). No-op when it is not staged. */
+int storage_stage_set_provenance(struct storage *st, const char *update_id, int revision,
+				 const char *chain, struct err *e);
 int storage_stage_set_keys(struct storage *st, const char *update_id, int revision, const char *keys,
 			   struct err *e);
 /* Every staged revision in staging order; fn may write to any table but

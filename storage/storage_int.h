@@ -107,4 +107,9 @@ int st_content_file_path(struct storage *st, const uint8_t sha1[WSUS_SHA1_LEN], 
 /* Remove temporary files a crashed writer left behind (older than a day). */
 void st_content_sweep_tmp(struct storage *st);
 
+/* storage_origin.c: the chain stored with a revision put with origin o:
+ * o->chain (the upstream's, when given and valid) plus our own receipt, or
+ * the local-import origin. *chain is malloc'd. */
+int st_chain_compose(struct storage *st, const struct storage_origin *o, char **chain, struct err *e);
+
 #endif /* WSUS_STORAGE_INT_H */

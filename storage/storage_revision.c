@@ -66,7 +66,8 @@ static const char SQL_REV_FIND[] =
 	"SELECT revision_id, xml_sha1, origin_upstream, origin_cert_sha256, origin_source FROM revision"
 	" WHERE update_id = ?1 AND revision_number = ?2";
 
-/* Parameters shared by insert and replace: ?1 update_id .. ?24 origin_source. */
+/* Parameters shared by insert and replace: ?1 update_id .. ?24 origin_source,
+ * ?25 origin_chain, ?26 xml_sha256. */
 #define REV_VALUES \
 	"?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19"
 
@@ -75,8 +76,9 @@ static const char SQL_REV_INSERT[] =
 	" description, kb_article, eula_id, default_language, creation_date, publication_state,"
 	" handler, secured_fragment, is_mandatory, explicitly_deployable, max_download_size,"
 	" min_download_size, xml, xml_sha1, created_at, modified_at, anchor, origin_upstream,"
-	" origin_cert_sha256, origin_source, origin_time, is_leaf, leaf_changed_at, hidden)"
-	" VALUES (" REV_VALUES ", ?20, ?20, ?21, ?22, ?23, ?24, ?20,"
+	" origin_cert_sha256, origin_source, origin_time, origin_chain, xml_sha256, is_leaf,"
+	" leaf_changed_at, hidden)"
+	" VALUES (" REV_VALUES ", ?20, ?20, ?21, ?22, ?23, ?24, ?20, ?25, ?26,"
 	" NOT EXISTS (SELECT 1 FROM prereq p WHERE p.update_id = ?1), ?20,"
 	/* A new revision of a declined update stays declined. */
 	" EXISTS (SELECT 1 FROM revision h WHERE h.update_id = ?1 AND h.hidden = 1))";
@@ -87,8 +89,8 @@ static const char SQL_REV_REPLACE[] =
 	" publication_state = ?11, handler = ?12, secured_fragment = ?13, is_mandatory = ?14,"
 	" explicitly_deployable = ?15, max_download_size = ?16, min_download_size = ?17,"
 	" xml = ?18, xml_sha1 = ?19, modified_at = ?20, anchor = ?21, origin_upstream = ?22,"
-	" origin_cert_sha256 = ?23, origin_source = ?24, origin_time = ?20"
-	" WHERE update_id = ?1 AND revision_number = ?2";
+	" origin_cert_sha256 = ?23, origin_source = ?24, origin_time = ?20, origin_chain = ?25,"
+	" xml_sha256 = ?26 WHERE update_id = ?1 AND revision_number = ?2";
 
 static int bind_size(sqlite3_stmt *s, int idx, int64_t v)
 {
@@ -97,8 +99,9 @@ static int bind_size(sqlite3_stmt *s, int idx, int64_t v)
 
 static int bind_revision(sqlite3_stmt *s, const struct wsus_update *u, const char *uid,
 			 const uint8_t sha1[WSUS_SHA1_LEN], int64_t anchor,
-			 const struct storage_origin *o)
+			 const struct storage_origin *o, const char *chain)
 {
+	uint8_t sha256[WSUS_SHA256_LEN];
 	int rc = SQLITE_OK;
 
 	BIND(rc, sqlite3_bind_text(s, 1, uid, -1, SQLITE_TRANSIENT));
@@ -118,6 +121,7 @@ static int bind_revision(sqlite3_stmt *s, const struct wsus_update *u, const cha
 	BIND(rc, sqlite3_bind_int(s, 15, u->explicitly_deployable != 0));
 	BIND(rc, bind_size(s, 16, u->max_download_size));
 	BIND(rc, bind_size(s, 17, u->min_download_size));
+	wsus_sha256(u->xml, u->xml_len, sha256);
 	BIND(rc, sqlite3_bind_blob64(s, 18, u->xml, u->xml_len, SQLITE_STATIC));
 	BIND(rc, sqlite3_bind_blob(s, 19, sha1, WSUS_SHA1_LEN, SQLITE_TRANSIENT));
 	BIND(rc, sqlite3_bind_int64(s, 20, wsus_now_ms()));
@@ -125,6 +129,8 @@ static int bind_revision(sqlite3_stmt *s, const struct wsus_update *u, const cha
 	BIND(rc, st_bind_text(s, 22, o ? o->upstream_url : NULL));
 	BIND(rc, st_bind_text(s, 23, o ? o->cert_sha256 : NULL));
 	BIND(rc, st_bind_text(s, 24, o ? o->source : NULL));
+	BIND(rc, st_bind_text(s, 25, chain));
+	BIND(rc, sqlite3_bind_blob(s, 26, sha256, WSUS_SHA256_LEN, SQLITE_TRANSIENT));
 	return rc;
 }
 
@@ -185,21 +191,28 @@ static int write_revision_row(struct storage *st, const struct wsus_update *u, c
 			      const struct storage_origin *o, int64_t *id, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
+	char *chain = NULL;
 	int64_t anchor;
 	int rc;
 
 	rc = st_anchor(st, "revision", &anchor, e);
 	if (rc < 0)
 		return rc;
-	rc = st_prepare(st, replace ? SQL_REV_REPLACE : SQL_REV_INSERT, &s, e);
+	rc = st_chain_compose(st, o, &chain, e);
 	if (rc < 0)
 		return rc;
-	rc = bind_revision(s, u, uid, sha1, anchor, o);
+	rc = st_prepare(st, replace ? SQL_REV_REPLACE : SQL_REV_INSERT, &s, e);
+	if (rc < 0) {
+		free(chain);
+		return rc;
+	}
+	rc = bind_revision(s, u, uid, sha1, anchor, o, chain);
 	if (rc != SQLITE_OK)
 		rc = st_sql_err(st, e, rc, "bind revision");
 	else
 		rc = st_step_done(st, s, replace ? "replace revision" : "insert revision", e);
 	st_stmt_done(s);
+	free(chain);
 	if (rc == 0 && !replace)
 		*id = sqlite3_last_insert_rowid(st->db);
 	return rc;

@@ -426,6 +426,17 @@ static const char MIGRATION_4[] =
  * No table changes: every stored fragment is derived again from its stored
  * document, which itself stays byte for byte what the upstream delivered. */
 
+/* Version 6: provenance through the hierarchy and the digest for `verify
+ * --metadata` (issue 9.1). origin_chain: every tier a revision passed, the
+ * origin first, one "source TAB cert_sha256 TAB time" line each, ours last
+ * (storage_origin.c); NULL for rows stored before it (derived from the
+ * origin_* columns when read). xml_sha256: SHA-256 of xml when stored.
+ * sync_stage.provenance: the chain the upstream gave for a staged document. */
+static const char MIGRATION_6[] =
+	"ALTER TABLE revision ADD COLUMN origin_chain TEXT;"
+	"ALTER TABLE revision ADD COLUMN xml_sha256 BLOB;"
+	"ALTER TABLE sync_stage ADD COLUMN provenance TEXT;";
+
 /* A migration is SQL, a step in C, or both (SQL first), in one transaction. */
 struct migration {
 	const char *sql;
@@ -438,6 +449,7 @@ static const struct migration migrations[] = {
 	{ MIGRATION_3, NULL },
 	{ MIGRATION_4, NULL },
 	{ NULL, st_fragments_rederive },
+	{ MIGRATION_6, NULL },
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -281,8 +281,29 @@ int storage_stage_set_keys(struct storage *st, const char *update_id, int revisi
 	return run_done(st, s, "stage decryption keys", e);
 }
 
+static const char SQL_STAGE_PROVENANCE[] =
+	"UPDATE sync_stage SET provenance = ?3 WHERE update_id = ?1 AND revision_number = ?2";
+
+int storage_stage_set_provenance(struct storage *st, const char *update_id, int revision,
+				 const char *chain, struct err *e)
+{
+	char uid[WSUS_GUID_LEN];
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (check_guid(update_id, uid, "UpdateID", e) < 0)
+		return -EINVAL;
+	rc = prep(st, SQL_STAGE_PROVENANCE, &s, "stage provenance", e);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 2, revision);
+	st_bind_text(s, 3, chain);
+	return run_done(st, s, "stage provenance", e);
+}
+
 static const char SQL_STAGE_ALL[] =
-	"SELECT update_id, revision_number, list, xml, mu_urls, keys, cert_sha256, fetched_at"
+	"SELECT update_id, revision_number, list, xml, mu_urls, keys, cert_sha256, fetched_at, provenance"
 	" FROM sync_stage ORDER BY rowid";
 
 int storage_stage_foreach(struct storage *st, int (*fn)(const struct storage_stage_row *r, void *ctx),
@@ -307,6 +328,7 @@ int storage_stage_foreach(struct storage *st, int (*fn)(const struct storage_sta
 		r.keys = (const char *)sqlite3_column_text(s, 5);
 		r.cert_sha256 = (const char *)sqlite3_column_text(s, 6);
 		r.fetched_ms = sqlite3_column_int64(s, 7);
+		r.provenance = (const char *)sqlite3_column_text(s, 8);
 		x = fn(&r, ctx);
 		if (x != 0) {
 			sqlite3_finalize(s);

@@ -44,6 +44,7 @@
 #define SYNC_MAX_CHAIN         16                   /* certificates recorded per handshake */
 #define SYNC_MAX_REDIRECTS     5
 #define SYNC_SHA256_HEX        65                   /* 64 hex digits + NUL */
+#define SYNC_PIN_WARN_DAYS     30                   /* warn at sync when the matched pin expires sooner */
 
 /*---- Certificates and the trust verdict ----*/
 
@@ -122,6 +123,20 @@ int sync_pin_add(const char *dir, const char *file, struct sync_cert_info *info,
 int sync_pin_remove(const char *dir, const char *sha256, struct sync_cert_info *info,
 		    struct err *e);
 
+/* `pin add` for a PEM text already in memory (one certificate), e.g. one
+ * that `pin fetch` was shown. Same result as sync_pin_add. */
+int sync_pin_add_pem(const char *dir, const char *pem, size_t len, struct sync_cert_info *info,
+		     int *existed, struct err *e);
+
+/* What an upstream presented in one TLS handshake (`pin fetch`), leaf first. */
+struct sync_presented {
+	size_t n;
+	struct sync_cert_info cert[SYNC_MAX_CHAIN];
+	char  *pem[SYNC_MAX_CHAIN];      /* owned: the certificate as PEM */
+	char   route[600];               /* how the connection went out (sync_http_route) */
+};
+void sync_presented_free(struct sync_presented *p);
+
 /*---- sync_http.c: the upstream client ----*/
 
 struct sync_http;
@@ -174,6 +189,14 @@ int sync_http_get(struct sync_http *h, const char *url, int flags, int64_t offse
  * handshake through the proxy policy, for `pin check`. Any HTTP status counts
  * as success (0, *status set): what it tests is the connection's trust. */
 int sync_http_probe(struct sync_http *h, const char *url, long *status, struct err *e);
+
+/* `pin fetch`: one handshake with cfg->up_url through the configured proxy
+ * policy that records the chain the upstream presents and then stops, before
+ * any request is sent (whatever the CA file, the system store or the pins
+ * would say: the admin decides, with --accept). 0 with out filled (caller
+ * frees with sync_presented_free) when a chain was presented; otherwise the
+ * connection's error. Nothing is stored. */
+int sync_pin_fetch(const struct wsus_config *cfg, struct sync_presented *out, struct err *e);
 
 /* The verdict of the most recent handshake (pin == SYNC_PIN_NONE before the
  * first). Valid until the next request or sync_http_free. */

@@ -811,6 +811,30 @@ int sync_http_get(struct sync_http *h, const char *url, int flags, int64_t offse
 	return rc;
 }
 
+int sync_pin_fetch(const struct wsus_config *cfg, struct sync_presented *out, struct err *e)
+{
+	struct sync_http *h = NULL;
+	struct err pe = { 0 };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (cfg->up_url == NULL)
+		return err_set(e, -EINVAL, "no upstream: set [upstream] url in the configuration");
+	rc = sync_http_new(cfg, &h, e);
+	if (rc < 0)
+		return rc;
+	h->trust.observe = out;
+	rc = sync_http_probe(h, cfg->up_url, NULL, &pe);
+	snprintf(out->route, sizeof(out->route), "%s", sync_http_route(h));
+	sync_http_free(h);
+	if (out->n > 0)
+		return 0;
+	if (rc == 0)
+		rc = -EPROTO;
+	return err_set(e, rc, "no certificate was presented by %s: %s", cfg->up_url,
+		       pe.msg[0] ? pe.msg : "no TLS handshake");
+}
+
 int sync_http_probe(struct sync_http *h, const char *url, long *status, struct err *e)
 {
 	struct req rq = { .kind = REQ_PROBE, .url = url };

@@ -24,6 +24,8 @@ struct sync_trust {
 	const void *decided_for;      /* the SSL * of the last decision */
 	int         decided_ok;
 	struct sync_trust_verdict v;
+	struct sync_presented *observe; /* pin fetch: record the presented chain here and
+	                                   stop every handshake (no request is sent) */
 };
 
 /* Called from libcurl's CURLOPT_SSL_CTX_FUNCTION with the SSL_CTX of a new

@@ -358,6 +358,85 @@ static void batch_reset(struct fetch_batch *b)
 	b->n_docs = 0;
 }
 
+/*---- GetUpdateProvenance (wsus-replica's extension) ----*/
+
+#define PROV_TEXT_MAX 600  /* one field of a hop (sources are checked at 512) */
+
+/* One <Revision>'s hops as chain lines into b; -EINVAL when a field is
+ * missing or too long (the whole chain is then not kept). */
+static int chain_of(xmlNodePtr rev, struct wsus_buf *b)
+{
+	for (xmlNodePtr h = protocol_soap_child(rev, "Hop"); h != NULL; h = protocol_soap_next(h)) {
+		char src[PROV_TEXT_MAX], cert[80], when[64];
+
+		if (protocol_soap_child_text(h, "Source", src, sizeof(src)) < 0 ||
+		    protocol_soap_child_text(h, "Cert", cert, sizeof(cert)) < 0 ||
+		    protocol_soap_child_text(h, "Time", when, sizeof(when)) < 0 ||
+		    strpbrk(src, "\t\n") != NULL)
+			return -EINVAL;
+		if (wsus_buf_printf(b, "%s\t%s\t%s\n", src, cert, when) < 0)
+			return -E2BIG;
+	}
+	return 0;
+}
+
+/* Ask a wsus-replica upstream for the provenance chains of the revisions
+ * just staged, and stage them beside the documents. The request is the
+ * GetUpdateData one under another name, over the same pinned connection:
+ * the chain can only come from the upstream. An upstream that answers with
+ * a fault (Windows WSUS, Microsoft Update: the operation is ours) is not
+ * asked again in this sync; its revisions' chains start with it. */
+static int fetch_provenance(struct sync_ctx *c, const struct sync_id *ids, size_t n, struct err *e)
+{
+	struct protocol_soap_msg m;
+	struct wsus_buf args, chain;
+	struct err ce = { 0 };
+	size_t kept = 0, refused = 0;
+	int rc;
+
+	if (c->provenance_off || n == 0)
+		return 0;
+	wsus_buf_init(&args, 1u << 24);
+	rc = wsus_buf_appends(&args, "<updateIds>");
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = sync_xml_identity(&args, "UpdateIdentity", &ids[i]);
+	if (rc == 0)
+		rc = wsus_buf_appends(&args, "</updateIds>");
+	if (rc == 0)
+		rc = sync_call(c, SYNC_SVC_SSS, "GetUpdateProvenance", args.data, SYNC_CALL_COOKIE, &m, e);
+	wsus_buf_free(&args);
+	if (rc == -EPROTO || rc == -EIO) {
+		log_notice("sync", "upstream %s keeps no provenance chain (%s): chains start with it", c->base,
+			   e->msg);
+		err_clear(e);
+		c->provenance_off = 1;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	wsus_buf_init(&chain, (size_t)STORAGE_CHAIN_MAX_HOPS * 1024);
+	for (xmlNodePtr r = protocol_soap_child(sync_call_result(&m, "GetUpdateProvenance"), "Revision");
+	     r != NULL && rc == 0; r = protocol_soap_next(r)) {
+		struct sync_id id;
+
+		chain.len = 0;
+		if (read_id(r, &id) < 0 || chain_of(r, &chain) < 0 || chain.len == 0 ||
+		    storage_chain_check(chain.data, &ce) < 0) {
+			refused++;
+			continue;
+		}
+		rc = storage_stage_set_provenance(c->st, id.uid, id.rev, chain.data, e);
+		kept++;
+	}
+	wsus_buf_free(&chain);
+	protocol_soap_msg_free(&m);
+	if (refused > 0)
+		log_warn("sync", "upstream %s sent %zu malformed provenance chains, not kept%s%s", c->base, refused,
+			 ce.msg[0] ? ": " : "", ce.msg);
+	log_debug("sync", "provenance asked=%zu kept=%zu", n, kept);
+	return rc;
+}
+
 /* One GetUpdateData call for asked[0..n): the documents it returned are staged. */
 static int fetch_once(struct fetch_batch *b, size_t *returned, struct err *e)
 {
@@ -387,6 +466,8 @@ static int fetch_once(struct fetch_batch *b, size_t *returned, struct err *e)
 	protocol_soap_msg_free(&m);
 	if (rc == 0)
 		rc = storage_stage_put(c->st, c->base, b->docs, b->n_docs, e);
+	if (rc == 0 && b->n_docs > 0)
+		rc = fetch_provenance(c, b->asked, b->n_asked, e);
 	*returned = rc == 0 ? b->n_docs : 0;
 	batch_reset(b);
 	return rc;

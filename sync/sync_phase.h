@@ -102,6 +102,8 @@ struct sync_ctx {
 	char    fault[48];                       /* ErrorCode of the last fault, "" none */
 	char    fault_msg[256];
 	int     server_changed;                  /* ServerChanged: anchors reset, start again */
+	int     provenance_off;                  /* the upstream answered GetUpdateProvenance with a
+	                                            fault: not a wsus-replica, not asked again */
 	int     progress_on;                     /* a progress line is showing */
 	int64_t progress_ms;                     /* when it was last drawn */
 };

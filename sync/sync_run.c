@@ -317,7 +317,8 @@ static int publish_doc(const struct storage_stage_row *r, void *ctx)
 {
 	struct publish_walk *w = ctx;
 	struct sync_ctx *c = w->c;
-	struct storage_origin o = { .upstream_url = c->base, .cert_sha256 = r->cert_sha256, .source = "sync" };
+	struct storage_origin o = { .upstream_url = c->base, .cert_sha256 = r->cert_sha256, .source = "sync",
+				    .chain = r->provenance };
 	struct wsus_update *u = NULL;
 	int rc, published = 0, changed = 0;
 
@@ -434,6 +435,19 @@ static int publish(struct sync_ctx *c, struct err *e)
 /*---- The pipeline ----*/
 
 
+/* Rotation must happen before the upstream switches: warn while there is
+ * time to pin the next certificate (README: certificate rotation). */
+static void warn_pin_expiry(const struct sync_cert_info *pinned)
+{
+	int64_t left = pinned->not_after_unix - wsus_now_ms() / 1000;
+
+	if (pinned->not_after_unix <= 0 || left >= (int64_t)SYNC_PIN_WARN_DAYS * 86400)
+		return;
+	log_warn("sync", "pinned certificate expires in %lld days subject=\"%s\" sha256=%s not_after=%s: "
+		 "pin the upstream's next certificate now (pin add or pin fetch --accept), before it switches",
+		 (long long)(left > 0 ? left / 86400 : 0), pinned->subject, pinned->sha256, pinned->not_after);
+}
+
 static void note_verdict(struct sync_ctx *c)
 {
 	const struct sync_trust_verdict *v;
@@ -448,6 +462,8 @@ static void note_verdict(struct sync_ctx *c)
 	/* A refusal is logged by the client and ends the run with its reason. */
 	if (v->allowed)
 		log_notice("sync", "trust upstream=%s route=\"%s\" %s", c->base, sync_http_route(c->http), v->line);
+	if (v->allowed && v->matched >= 0)
+		warn_pin_expiry(&v->chain[v->matched]);
 }
 
 /* AUTH .. DEPLOYMENTS: everything before the publishing transaction. */

@@ -360,30 +360,28 @@ int sync_pin_prefix_normalize(const char *in, char out[SYNC_SHA256_HEX], struct 
 	return 0;
 }
 
-int sync_pin_add(const char *dir, const char *file, struct sync_cert_info *info, int *existed,
-		 struct err *e)
+/* Store the one certificate of data (PEM, or DER when allow_der) as
+ * dir/<sha256>.pem; label names the input in messages. */
+static int pin_add_data(const char *dir, const char *data, size_t len, int allow_der, const char *label,
+			struct sync_cert_info *info, int *existed, struct err *e)
 {
 	struct sync_pin_store *ps = NULL;
 	X509 *certs[2];
-	char *data = NULL, path[PATH_MAX];
-	size_t len = 0;
+	char path[PATH_MAX];
 	BIO *b = NULL;
 	BUF_MEM *pem;
 	int n = 0, rc;
 
-	rc = wsus_read_file(file, PIN_FILE_MAX, &data, &len, e);
-	if (rc < 0)
-		return rc;
-	n = certs_parse(data, len, 1, certs, 2);
+	n = certs_parse(data, len, allow_der, certs, 2);
 	if (n != 1) {
 		rc = err_set(e, -EINVAL, n == 0 ? "%s holds no certificate (PEM or DER expected)"
 					       : "%s holds several certificates: put the one to pin in a file of its own",
-			     file);
+			     label);
 		goto fail;
 	}
 	rc = sync_cert_info_from_x509(certs[0], info);
 	if (rc < 0) {
-		err_set(e, rc, "%s: cannot digest the certificate", file);
+		err_set(e, rc, "%s: cannot digest the certificate", label);
 		goto fail;
 	}
 	rc = sync_pin_store_load(dir, &ps, e);
@@ -414,8 +412,37 @@ fail:
 	BIO_free(b);
 	sync_pin_store_free(ps);
 	certs_free(certs, n > 2 ? 2 : n);
+	return rc;
+}
+
+int sync_pin_add(const char *dir, const char *file, struct sync_cert_info *info, int *existed,
+		 struct err *e)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = wsus_read_file(file, PIN_FILE_MAX, &data, &len, e);
+	if (rc < 0)
+		return rc;
+	rc = pin_add_data(dir, data, len, 1, file, info, existed, e);
 	free(data);
 	return rc;
+}
+
+int sync_pin_add_pem(const char *dir, const char *pem, size_t len, struct sync_cert_info *info,
+		     int *existed, struct err *e)
+{
+	return pin_add_data(dir, pem, len, 0, "the presented certificate", info, existed, e);
+}
+
+void sync_presented_free(struct sync_presented *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		free(p->pem[i]);
+	memset(p, 0, sizeof(*p));
 }
 
 /* The one pin that prefix names, or an error that says why not. */
@@ -694,6 +721,52 @@ static int decide_at_leaf(struct sync_trust *t, X509_STORE_CTX *sctx, const SSL 
 	return t->v.allowed;
 }
 
+static char *pem_of(X509 *x)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *m;
+	char *out = NULL;
+
+	if (b != NULL && PEM_write_bio_X509(b, x) == 1) {
+		BIO_get_mem_ptr(b, &m);
+		out = strndup(m->data, m->length);
+	}
+	BIO_free(b);
+	return out;
+}
+
+/* pin fetch: record what the peer sent (leaf first) once per handshake, and
+ * refuse the handshake so that nothing is ever requested over it. */
+static int observe_chain(struct sync_trust *t, X509_STORE_CTX *sctx, const SSL *ssl)
+{
+	STACK_OF(X509) *sk = X509_STORE_CTX_get0_untrusted(sctx);
+	X509 *leaf = X509_STORE_CTX_get0_cert(sctx);
+	struct sync_presented *p = t->observe;
+	int n = sk ? sk_X509_num(sk) : 0;
+
+	if (t->decided_for == ssl)
+		return 0;
+	t->decided_for = ssl;
+	t->decided_ok = 0;
+	t->decisions++;
+	for (size_t i = 0; i < p->n; i++)
+		free(p->pem[i]);
+	p->n = 0;
+	for (int i = 0; (n > 0 ? i < n : i < 1) && p->n < SYNC_MAX_CHAIN; i++) {
+		X509 *x = n > 0 ? sk_X509_value(sk, i) : leaf;
+
+		if (x == NULL || sync_cert_info_from_x509(x, &p->cert[p->n]) < 0)
+			continue;
+		p->pem[p->n] = pem_of(x);
+		if (p->pem[p->n] != NULL)
+			p->n++;
+	}
+	t->v.pin = SYNC_PIN_NONE;
+	t->v.allowed = 0;
+	snprintf(t->v.line, sizeof(t->v.line), "pin fetch: chain recorded, handshake stopped");
+	return 0;
+}
+
 /* OpenSSL calls this for every certificate, deepest first; preverify_ok is
  * its own verdict. We never turn a failure into a success. */
 static int verify_cb(int preverify_ok, X509_STORE_CTX *sctx)
@@ -705,6 +778,13 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *sctx)
 		t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), trust_idx);
 	if (t == NULL)
 		return 0;
+	if (t->observe != NULL) {
+		X509 *leaf = X509_STORE_CTX_get0_cert(sctx);
+
+		if (t->tls_proxy && leaf != NULL && !leaf_names_host(leaf, t->host))
+			return preverify_ok; /* the proxy's own certificate */
+		return observe_chain(t, sctx, ssl);
+	}
 	if (!preverify_ok)
 		return record_untrusted(t, sctx, ssl);
 	if (X509_STORE_CTX_get_error_depth(sctx) != 0)

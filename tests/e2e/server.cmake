@@ -6,3 +6,4 @@ wsus_e2e_test(e2e_server_hostile SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/e2e/server_h
 # Client reports (issue 9): acknowledged events survive SIGKILL, the quotas
 # and the registration cap and rate hold against real clients.
 wsus_e2e_test(e2e_report_bounds SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/e2e/report_bounds.sh TIMEOUT 300)
+wsus_e2e_test(e2e_server_downstream SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/e2e/server_downstream.sh TIMEOUT 120)

@@ -363,7 +363,7 @@ static void test_provenance(void **state)
 {
 	struct tsu *t = *state;
 	struct wsus_update *u = tsu_update(UID_A, 1, WSUS_UT_SOFTWARE, "<a/>");
-	struct storage_origin o = { "https://upstream.example:8531", "ab12", NULL };
+	struct storage_origin o = { "https://upstream.example:8531", "ab12", NULL, NULL };
 	struct storage_revision_row r;
 	sqlite3 *db = tsu_db(t->dir);
 	int64_t id;
@@ -380,6 +380,68 @@ static void test_provenance(void **state)
 	cert = tsu_sql_text(db, "SELECT origin_cert_sha256 FROM revision WHERE update_id = '" UID_A "'");
 	assert_string_equal(cert, "ab12");
 	free(cert);
+	sqlite3_close(db);
+}
+
+/* 2.8 origin is immutable; the chain travels; verify --metadata sees edits */
+#define CERT_UP "1111111111111111111111111111111111111111111111111111111111111111"
+#define CERT_T0 "2222222222222222222222222222222222222222222222222222222222222222"
+static void verify_noop(const char *uid, int rev, const char *why, void *ctx)
+{
+	(void)uid; (void)rev; (void)why;
+	(*(int *)ctx)++;
+}
+
+static void test_origin_chain_and_digests(void **state)
+{
+	struct tsu *t = *state;
+	const char *given = "local import at server 0000\t-\t2026-01-01T00:00:00Z\n"
+			    "https://t0.example\t" CERT_T0 "\t2026-01-02T00:00:00Z\n";
+	struct storage_origin up = { "https://t1.example", CERT_UP, "sync", given };
+	struct storage_origin local = { NULL, NULL, "/tmp/dir", NULL };
+	struct wsus_update *u = tsu_update(UID_A, 1, WSUS_UT_SOFTWARE, "<a/>");
+	struct wsus_update *forged = tsu_update(UID_A, 1, WSUS_UT_SOFTWARE, "<a changed='1'/>");
+	struct err e = { 0 };
+	char *chain = NULL;
+	int64_t checked, bad;
+	int calls = 0, changed = 0;
+	sqlite3 *db = tsu_db(t->dir);
+
+	assert_int_equal(storage_revision_put(t->st, u, &up, NULL, NULL, NULL), 0);
+	/* the upstream's chain, then our receipt */
+	assert_int_equal(storage_revision_chain(t->st, UID_A, 1, &chain, &e), 0);
+	assert_non_null(strstr(chain, given));
+	assert_non_null(strstr(chain + strlen(given), "https://t1.example\t" CERT_UP "\t"));
+	free(chain);
+	/* a local document with other bytes may not replace it; the same bytes may */
+	assert_int_equal(storage_revision_put(t->st, forged, &local, NULL, NULL, &e), -EPERM);
+	assert_non_null(strstr(e.msg, "came from upstream https://t1.example"));
+	assert_non_null(strstr(e.msg, "/tmp/dir"));
+	assert_int_equal(storage_revision_put(t->st, u, &local, NULL, &changed, &e), 0);
+	assert_int_equal(changed, 0);
+	/* a malformed chain is not kept: ours alone */
+	up.chain = "bad chain without tabs\n";
+	wsus_update_free(forged);
+	forged = tsu_update(UID_B, 1, WSUS_UT_SOFTWARE, "<b/>");
+	assert_int_equal(storage_revision_put(t->st, forged, &up, NULL, NULL, &e), 0);
+	assert_int_equal(storage_revision_chain(t->st, UID_B, 1, &chain, &e), 0);
+	assert_int_equal(strncmp(chain, "https://t1.example\t" CERT_UP "\t", strlen("https://t1.example\t") + 64 + 1), 0);
+	assert_null(strchr(chain, '\n')[1] == '\0' ? NULL : "one line");
+	free(chain);
+	assert_int_equal(storage_chain_check("a\t-\t2026\n", &e), 0);
+	assert_int_equal(storage_chain_check("a\tXYZ\t2026\n", &e), -EINVAL);
+	assert_int_equal(storage_chain_check("a\t-\t2026", &e), -EINVAL);
+	assert_int_equal(storage_chain_check("a\x01b\t-\t2026\n", &e), -EINVAL);
+	/* verify --metadata: clean, then a document edited behind our back */
+	assert_int_equal(storage_verify_metadata(t->st, verify_noop, &calls, &checked, &bad, &e), 0);
+	assert_int_equal(checked, 2);
+	assert_int_equal(bad, 0);
+	tsu_sql_exec(db, "UPDATE revision SET xml = CAST('<a evil=''1''/>' AS BLOB) WHERE update_id = '" UID_A "'");
+	assert_int_equal(storage_verify_metadata(t->st, verify_noop, &calls, &checked, &bad, &e), 0);
+	assert_int_equal(bad, 1);
+	assert_int_equal(calls, 1);
+	wsus_update_free(u);
+	wsus_update_free(forged);
 	sqlite3_close(db);
 }
 
@@ -688,6 +750,7 @@ int main(void)
 		T(test_revision_files),
 		T(test_classification_resolved_at_read),
 		T(test_provenance),
+		T(test_origin_chain_and_digests),
 		T(test_isleaf_graph),
 		T(test_isleaf_refresh_is_fast),
 		T(test_import_rollback_leaves_nothing),
