@@ -83,6 +83,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "upstream", "url", CT_HTTPS_URL, CF_OPTIONAL, 0, 0, NULL, F(up_url) },
 	{ "upstream", "mode", CT_MODE, 0, 0, 0, "replica", F(up_mode) },
 	{ "upstream", "ca_file", CT_PATH, CF_OPTIONAL, 0, 0, NULL, F(up_ca_file) },
+	{ "upstream", "client_cert", CT_PATH, CF_OPTIONAL, 0, 0, NULL, F(up_client_cert) },
+	{ "upstream", "client_key", CT_PATH, CF_OPTIONAL, 0, 0, NULL, F(up_client_key) },
 	{ "upstream", "timeout", CT_DURATION, 0, 1, 3600, "120", F(up_timeout) },
 	{ "upstream", "retries", CT_INT, 0, 0, 100, "3", F(up_retries) },
 
@@ -1023,6 +1025,13 @@ static int cross_check(const struct cfg_load *ld)
 	if (c->srv_tls_key != NULL && c->srv_tls_cert == NULL)
 		return err_set(ld->e, -EINVAL, "%s:%d: [server] tls_key: set without tls_cert (give both or neither)",
 			       ld->path, ld->line_of[ik]);
+	key_by_name("upstream", "client_cert", &ic);
+	key_by_name("upstream", "client_key", &ik);
+	if ((c->up_client_cert == NULL) != (c->up_client_key == NULL))
+		return err_set(ld->e, -EINVAL, "%s:%d: [upstream] %s: set without %s (give both or neither)",
+			       ld->path, ld->line_of[c->up_client_cert ? ic : ik],
+			       c->up_client_cert ? "client_cert" : "client_key",
+			       c->up_client_cert ? "client_key" : "client_cert");
 	return check_downstream(ld);
 }
 

@@ -41,6 +41,8 @@ struct wsus_config {
 	char *up_url;                 /* https:// only; NULL = no upstream (root server) */
 	enum wsus_mode up_mode;       /* replica | autonomous */
 	char *up_ca_file;             /* CA bundle; NULL = system store */
+	char *up_client_cert;         /* PEM client certificate shown to the upstream (mutual TLS), NULL = none */
+	char *up_client_key;          /* its PEM private key */
 	int   up_timeout;             /* seconds per request */
 	int   up_retries;
 

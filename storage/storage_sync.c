@@ -262,44 +262,39 @@ fail:
 
 static const char SQL_STAGE_KEYS[] =
 	"UPDATE sync_stage SET keys = ?3 WHERE update_id = ?1 AND revision_number = ?2";
+static const char SQL_STAGE_PROVENANCE[] =
+	"UPDATE sync_stage SET provenance = ?3 WHERE update_id = ?1 AND revision_number = ?2";
+
+/* One text column of a staged document (sql binds ?1 uid, ?2 rev, ?3 text). */
+static int stage_set_text(struct storage *st, const char *sql, const char *what, const char *update_id,
+			  int revision, const char *text, struct err *e)
+{
+	char uid[WSUS_GUID_LEN];
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (check_guid(update_id, uid, "UpdateID", e) < 0)
+		return -EINVAL;
+	rc = prep(st, sql, &s, what, e);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 2, revision);
+	st_bind_text(s, 3, text);
+	return run_done(st, s, what, e);
+}
 
 int storage_stage_set_keys(struct storage *st, const char *update_id, int revision, const char *keys,
 			   struct err *e)
 {
-	char uid[WSUS_GUID_LEN];
-	sqlite3_stmt *s = NULL;
-	int rc;
-
-	if (check_guid(update_id, uid, "UpdateID", e) < 0)
-		return -EINVAL;
-	rc = prep(st, SQL_STAGE_KEYS, &s, "stage decryption keys", e);
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_text(s, 1, uid, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(s, 2, revision);
-	st_bind_text(s, 3, keys ? keys : "");
-	return run_done(st, s, "stage decryption keys", e);
+	return stage_set_text(st, SQL_STAGE_KEYS, "stage decryption keys", update_id, revision,
+			      keys ? keys : "", e);
 }
-
-static const char SQL_STAGE_PROVENANCE[] =
-	"UPDATE sync_stage SET provenance = ?3 WHERE update_id = ?1 AND revision_number = ?2";
 
 int storage_stage_set_provenance(struct storage *st, const char *update_id, int revision,
 				 const char *chain, struct err *e)
 {
-	char uid[WSUS_GUID_LEN];
-	sqlite3_stmt *s = NULL;
-	int rc;
-
-	if (check_guid(update_id, uid, "UpdateID", e) < 0)
-		return -EINVAL;
-	rc = prep(st, SQL_STAGE_PROVENANCE, &s, "stage provenance", e);
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_text(s, 1, uid, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(s, 2, revision);
-	st_bind_text(s, 3, chain);
-	return run_done(st, s, "stage provenance", e);
+	return stage_set_text(st, SQL_STAGE_PROVENANCE, "stage provenance", update_id, revision, chain, e);
 }
 
 static const char SQL_STAGE_ALL[] =

@@ -398,6 +398,11 @@ static int handle_setup(struct sync_http *h, struct err *e)
 		SETOPT(CURLOPT_CAINFO, cfg->up_ca_file);
 		SETOPT(CURLOPT_CAPATH, (char *)NULL);
 	}
+	if (cfg->up_client_cert != NULL) {
+		/* our identity for an upstream with [server] downstream = allow_list */
+		SETOPT(CURLOPT_SSLCERT, cfg->up_client_cert);
+		SETOPT(CURLOPT_SSLKEY, cfg->up_client_key);
+	}
 	/* Every connection makes a full handshake, so the pin hook sees it. */
 	SETOPT(CURLOPT_SSL_SESSIONID_CACHE, 0L);
 	SETOPT(CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);

@@ -5,7 +5,8 @@
 # without a certificate) gets HTTP 403 on DssAuth, ServerSyncWebService and
 # the rollup operations, while Windows client services are unaffected. A
 # rolled-up computer is stored with the downstream that reported it; status
-# shows the policy. downstream = open beside client_cert_allow is refused.
+# shows the policy. downstream = open beside client_cert_allow is refused. A
+# wsus-replica downstream presents [upstream] client_cert to such an upstream.
 . "$(dirname "$0")/lib.sh"
 W="$WSUS_BIN"
 T=$E2E_TMP
@@ -109,6 +110,22 @@ check "listed peer: GetCookie gave a cookie" test -n "$enc"
 sed -e "s|<Expiration>[^<]*</Expiration>|$exp|" -e "s|<EncryptedData */>|$enc|" \
     -e 's|ParentServerId="[^"]*"|ParentServerId="ADB2FE48-0B2E-451e-8FC8-44B29845B0C6"|g' "$ROLLUP" > "$T/rollup-a.xml"
 equals "listed peer: RollupComputers with our cookie" "$(post $REP "$T/rollup-a.xml" "${A[@]}")" 200
+# a wsus-replica downstream shows [upstream] client_cert: A syncs, B is refused
+mkdir -p "$T/dpins"; cp "$T/srv.crt" "$T/dpins/"
+dconf() { # NAME CERT
+  printf '[upstream]\nurl = https://127.0.0.1:%s\nca_file = %s\nclient_cert = %s\nclient_key = %s\nretries = 0\n[trust]\npin_store = %s\n[storage]\ndata_dir = %s\n' \
+    "$PORT" "$T/srv.crt" "$T/$2.crt" "$T/$2.key" "$T/dpins" "$T/$1.d" > "$T/$1.conf"
+}
+dconf down-a dss-a; dconf down-b dss-b
+"$W" -c "$T/down-a.conf" sync > "$T/down-a.out" 2>&1
+equals "a wsus-replica downstream with the listed client certificate syncs" $? 0
+"$W" -c "$T/down-b.conf" sync > "$T/down-b.out" 2>&1
+check "one with an unlisted client certificate is refused" test $? -ne 0
+contains "  with 403" "$T/down-b.out" "^wsus-replica: .*403"
+sed '/^client_key/d' "$T/down-a.conf" > "$T/half.conf"
+"$W" -c "$T/half.conf" status > "$T/half.out" 2>&1
+check "client_cert without client_key: refused at load" test $? -ne 0
+contains "  naming file:line:key" "$T/half.out" "half.conf:4: \\[upstream\\] client_cert: set without client_key"
 stop_srv
 "$W" -c "$T/al.conf" status --json > "$T/al.json" 2>&1
 contains "allow_list: status --json downstream_policy" "$T/al.json" '"downstream_policy": "allow_list"'

@@ -22,9 +22,10 @@ wait_port() {
   return 1
 }
 
-# mk_ca NAME CN: self-signed CA in $T/NAME.pem / NAME.key
+# mk_ca NAME CN: self-signed CA in $T/NAME.pem / NAME.key (90 days: outside the
+# 30-day pin expiry warning, so that pin list says "valid")
 mk_ca() {
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 90 \
     -keyout "$T/$1.key" -out "$T/$1.pem" -subj "/CN=$2" \
     -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
 }
@@ -35,7 +36,7 @@ mk_leaf() {
     -keyout "$T/$1.key" -out "$T/$1.csr" -subj "/CN=$3" 2>/dev/null
   printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$4" > "$T/$1.ext"
   openssl x509 -req -in "$T/$1.csr" -CA "$T/$2.pem" -CAkey "$T/$2.key" -CAcreateserial \
-    -days 30 -out "$T/$1.pem" -extfile "$T/$1.ext" 2>/dev/null
+    -days 90 -out "$T/$1.pem" -extfile "$T/$1.ext" 2>/dev/null
 }
 
 # The certificates every trust test uses: a test CA (the configured ca_file),
