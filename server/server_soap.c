@@ -107,7 +107,10 @@ static void answer_fault(const struct server_req *req, const struct fault_spec *
 
 int server_downstream_gated(const struct server *srv)
 {
-	return srv != NULL && srv->cfg != NULL && srv->cfg->srv_downstream == WSUS_DOWNSTREAM_ALLOW_LIST;
+	/* a non-empty client_cert_allow gates even in a configuration not made by
+	 * config_load (which implies allow_list from it): never silently open */
+	return srv != NULL && (srv->n_allow_fps > 0 ||
+			       (srv->cfg != NULL && srv->cfg->srv_downstream == WSUS_DOWNSTREAM_ALLOW_LIST));
 }
 
 int server_fp_allowed(const struct server *srv, const char *fp)

@@ -203,6 +203,11 @@ static int fake_post(void *ctx, const char *url, const char *action, const char 
 		       "</ServerSyncFileDecryption></FileDecryptionData></ServerSyncUpdateFileDecryption>"
 		       "</UpdateFileDecryptionData></GetUpdateDecryptionDataResult>"
 		       "</GetUpdateDecryptionDataResponse>" ENV_CLOSE);
+	else if (strcmp(op, "GetUpdateProvenance") == 0)
+		/* what a Windows upstream answers for our extension */
+		answer(out, status, 500, ENV_OPEN "<soap:Fault><faultcode>soap:Client</faultcode><faultstring>"
+		       "Server did not recognize the value of HTTP Header SOAPAction</faultstring></soap:Fault>"
+		       ENV_CLOSE);
 	else
 		fail_msg("unexpected operation %s", op);
 	return 0;
@@ -488,7 +493,9 @@ static void test_refused_anchor(void **state)
 	if (sync_phase_list(&x->c, 1, &e) < 0)
 		fail_msg("%s", e.msg);
 	assert_int_equal(count_ops(&x->f, "GetRevisionIdList"), 2);
-	assert_non_null(strstr(x->f.reqs[x->f.n_calls - 3], "<Anchor>garbage</Anchor>"));
+	/* ... GetRevisionIdList (garbage), GetRevisionIdList, GetUpdateData, GetUpdateProvenance */
+	assert_string_equal(x->f.ops[x->f.n_calls - 4], "GetRevisionIdList");
+	assert_non_null(strstr(x->f.reqs[x->f.n_calls - 4], "<Anchor>garbage</Anchor>"));
 	assert_null(strstr(last_req(&x->f, "GetRevisionIdList"), "<Anchor>"));
 	assert_int_equal(staged(x), 1);
 }
