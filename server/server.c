@@ -1057,6 +1057,7 @@ int server_stop(struct server *srv)
 			MHD_stop_daemon(daemons[i]);
 	/* no request can queue events any more: store what is waiting */
 	server_report_stop(srv);
+	server_scan_cache_free(srv);
 	for (size_t i = 0; i < srv->st_nfree; i++)
 		storage_close(srv->st_free[i]);
 	free(srv->st_free);

@@ -372,80 +372,17 @@ int server_client_put_deployment(struct wsus_buf *out, const struct storage_clie
 
 /*---- The client's closure, for the operations that look revisions up ----*/
 
-struct scope {
-	struct storage_client_rev *revs;   /* sorted by RevisionID */
-	size_t n;
-	struct storage_client_rev **by_uid; /* sorted by UpdateID (built on demand) */
-};
-
-static void scope_free(struct scope *s)
-{
-	free(s->revs);
-	free(s->by_uid);
-}
-
 /* Everything deployed to the client plus its closure (T16: a category, a
- * detectoid or a bundled child is "deployed to the client" too). */
-static int scope_load(struct server_req *req, const struct server_cookie_claims *c, struct scope *s,
-		      struct server_fault *f)
+ * detectoid or a bundled child is "deployed to the client" too): the
+ * prepared state of its groups. Release with server_scan_put. */
+static int scope_load(struct server_req *req, const struct server_cookie_claims *c,
+		      const struct server_scan **out, struct server_fault *f)
 {
 	struct storage_client_groups g;
-	struct err e = { 0 };
-	int64_t anchor;
-	int rc;
+	int rc = server_client_groups(req, c, &g, f);
 
-	memset(s, 0, sizeof(*s));
-	rc = server_client_groups(req, c, &g, f);
-	if (rc < 0)
-		return rc;
-	rc = storage_client_needed(req->st, &g, NULL, 0, NULL, 0, &s->revs, &s->n, &anchor, &e);
-	if (rc < 0)
-		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
-	return rc;
-}
-
-static int cmp_rev_id(const void *key, const void *elem)
-{
-	int64_t k = *(const int64_t *)key, v = ((const struct storage_client_rev *)elem)->revision_id;
-
-	return k < v ? -1 : k > v;
-}
-
-static const struct storage_client_rev *scope_by_id(const struct scope *s, int64_t id)
-{
-	return bsearch(&id, s->revs, s->n, sizeof(*s->revs), cmp_rev_id);
-}
-
-static int cmp_uid_ptr(const void *a, const void *b)
-{
-	const struct storage_client_rev *x = *(const struct storage_client_rev *const *)a;
-	const struct storage_client_rev *y = *(const struct storage_client_rev *const *)b;
-
-	return strcmp(x->update_id, y->update_id);
-}
-
-static int cmp_uid_key(const void *key, const void *elem)
-{
-	return strcmp(key, (*(const struct storage_client_rev *const *)elem)->update_id);
-}
-
-/* The revision of the scope that is exactly (uid, rev), or NULL. */
-static const struct storage_client_rev *scope_by_identity(struct scope *s, const char *uid, int rev)
-{
-	struct storage_client_rev *const *hit;
-
-	if (s->by_uid == NULL && s->n > 0) {
-		s->by_uid = malloc(s->n * sizeof(*s->by_uid));
-		if (s->by_uid == NULL)
-			return NULL;
-		for (size_t i = 0; i < s->n; i++)
-			s->by_uid[i] = &s->revs[i];
-		qsort(s->by_uid, s->n, sizeof(*s->by_uid), cmp_uid_ptr);
-	}
-	if (s->by_uid == NULL)
-		return NULL;
-	hit = bsearch(uid, s->by_uid, s->n, sizeof(*s->by_uid), cmp_uid_key);
-	return hit != NULL && (*hit)->revision == rev ? *hit : NULL;
+	*out = NULL;
+	return rc < 0 ? rc : server_scan_get(req, &g, NULL, 0, out, f);
 }
 
 /*---- GetCookie ----*/
@@ -799,7 +736,7 @@ static int op_refresh_cache(struct server_req *req, struct protocol_req_msg *msg
 			    struct server_fault *f)
 {
 	struct server_cookie_claims c;
-	struct scope s;
+	const struct server_scan *s;
 	const struct protocol_node *list;
 	size_t count = 0;
 	int rc;
@@ -827,15 +764,17 @@ static int op_refresh_cache(struct server_req *req, struct protocol_req_msg *msg
 	     it = protocol_req_next(it)) {
 		const struct storage_client_rev *r;
 		char uid[WSUS_GUID_LEN];
+		ptrdiff_t k;
 		int rev;
 
 		if (read_identity(it, uid, &rev) < 0) {
 			rc = server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "globalIDs");
 			break;
 		}
-		r = scope_by_identity(&s, uid, rev);
-		if (r == NULL)
+		k = server_scan_find_identity(s, uid, rev);
+		if (k < 0)
 			continue;
+		r = server_scan_rev(s, (size_t)k);
 		rc = wsus_buf_printf(out, "<RefreshCacheResult><RevisionID>%lld</RevisionID><GlobalID>"
 				     "<UpdateID>%s</UpdateID><RevisionNumber>%d</RevisionNumber></GlobalID>"
 				     "<IsLeaf>%s</IsLeaf>",
@@ -847,7 +786,7 @@ static int op_refresh_cache(struct server_req *req, struct protocol_req_msg *msg
 	}
 	if (rc == 0)
 		rc = wsus_buf_appends(out, "</RefreshCacheResult></RefreshCacheResponse>");
-	scope_free(&s);
+	server_scan_put(s);
 	return rc;
 }
 
@@ -880,38 +819,32 @@ static int put_location(struct server_req *req, struct wsus_buf *out, const uint
 	return rc;
 }
 
+/* The payloads of the revisions answered, each once. */
 struct file_set {
-	struct file_item {
-		uint8_t sha1[WSUS_SHA1_LEN];
-		char name[160];
-	} *items;
+	const struct storage_client_file **items;
 	size_t n, cap;
-	int encrypted;     /* a file of the last revision walked is encrypted */
 };
 
-static int collect_file(const struct wsus_file *wf, int present, void *ctx)
+static int add_files(struct file_set *fs, const struct server_scan_files *fl)
 {
-	struct file_set *fs = ctx;
+	for (size_t k = 0; k < fl->n; k++) {
+		size_t i;
 
-	(void)present;
-	if (wf->is_encrypted)
-		fs->encrypted = 1;
-	for (size_t i = 0; i < fs->n; i++)
-		if (memcmp(fs->items[i].sha1, wf->sha1, WSUS_SHA1_LEN) == 0)
-			return 0;
-	if (fs->n == fs->cap) {
-		size_t ncap = fs->cap ? fs->cap * 2 : 16;
-		struct file_item *p = realloc(fs->items, ncap * sizeof(*p));
+		for (i = 0; i < fs->n && memcmp(fs->items[i]->sha1, fl->items[k].sha1, WSUS_SHA1_LEN) != 0; i++)
+			;
+		if (i < fs->n)
+			continue;
+		if (fs->n == fs->cap) {
+			size_t ncap = fs->cap ? fs->cap * 2 : 16;
+			const struct storage_client_file **p = realloc(fs->items, ncap * sizeof(*p));
 
-		if (p == NULL)
-			return -ENOMEM;
-		fs->items = p;
-		fs->cap = ncap;
+			if (p == NULL)
+				return -ENOMEM;
+			fs->items = p;
+			fs->cap = ncap;
+		}
+		fs->items[fs->n++] = &fl->items[k];
 	}
-	memcpy(fs->items[fs->n].sha1, wf->sha1, WSUS_SHA1_LEN);
-	snprintf(fs->items[fs->n].name, sizeof(fs->items[fs->n].name), "%s",
-		 wf->file_name ? wf->file_name : "");
-	fs->n++;
 	return 0;
 }
 
@@ -921,7 +854,7 @@ static int put_locations(struct server_req *req, struct wsus_buf *out, const str
 	int rc = wsus_buf_appends(out, "<FileLocations>");
 
 	for (size_t i = 0; i < fs->n && rc == 0; i++)
-		rc = put_location(req, out, fs->items[i].sha1, fs->items[i].name, with_algorithm);
+		rc = put_location(req, out, fs->items[i]->sha1, fs->items[i]->name, with_algorithm);
 	if (rc == 0)
 		rc = wsus_buf_appends(out, "</FileLocations>");
 	return rc;
@@ -1045,43 +978,42 @@ static int read_info_req(const struct protocol_node *op, struct info_req *q, str
 	return 0;
 }
 
-static int put_fragment(struct server_req *req, struct wsus_buf *out, const struct storage_client_rev *r,
+static int put_fragment(struct server_req *req, struct wsus_buf *out, const struct server_scan *s, size_t i,
 			enum wsus_fragment_type type, const char *locale)
 {
-	struct err e = { 0 };
-	char *xml = NULL;
-	size_t len = 0;
-	int rc = storage_fragment_get(req->st, r->update_id, r->revision, type, locale, &xml, &len, &e);
+	size_t mark = out->len;
+	int present = 0;
+	int rc = wsus_buf_printf(out, "<Update><ID>%lld</ID><Xml>", (long long)server_scan_rev(s, i)->revision_id);
 
-	if (rc == -ENOENT)
-		return 1;
+	if (rc == 0)
+		rc = server_scan_fragment(req, s, i, type, locale, out, &present);
 	if (rc < 0)
 		return rc;
-	rc = wsus_buf_printf(out, "<Update><ID>%lld</ID><Xml>", (long long)r->revision_id);
-	if (rc == 0)
-		rc = wsus_buf_append_xml_text(out, xml, len);
-	if (rc == 0)
-		rc = wsus_buf_appends(out, "</Xml></Update>");
-	free(xml);
-	return rc;
+	if (!present) {
+		out->len = mark;           /* nothing of this one */
+		if (out->data != NULL)
+			out->data[mark] = '\0';
+		return 1;
+	}
+	return wsus_buf_appends(out, "</Xml></Update>");
 }
 
 /* Localized fragments: each requested locale exactly, else its language
  * ("en-us" -> "en"), each stored locale at most once. */
-static int put_localized(struct server_req *req, struct wsus_buf *out, const struct storage_client_rev *r,
+static int put_localized(struct server_req *req, struct wsus_buf *out, const struct server_scan *s, size_t i,
 			 enum wsus_fragment_type type, const struct info_req *q)
 {
 	char sent[CLIENT_MAX_LOCALES][24];
 	size_t n_sent = 0;
 	int rc = 0;
 
-	for (size_t i = 0; i < q->n_locales && rc >= 0; i++) {
+	for (size_t l = 0; l < q->n_locales && rc >= 0; l++) {
 		char lang[24];
-		const char *cand[2] = { q->locales[i], NULL };
-		const char *dash = strchr(q->locales[i], '-');
+		const char *cand[2] = { q->locales[l], NULL };
+		const char *dash = strchr(q->locales[l], '-');
 
 		if (dash != NULL) {
-			snprintf(lang, sizeof(lang), "%.*s", (int)(dash - q->locales[i]), q->locales[i]);
+			snprintf(lang, sizeof(lang), "%.*s", (int)(dash - q->locales[l]), q->locales[l]);
 			cand[1] = lang;
 		}
 		for (int k = 0; k < 2 && cand[k] != NULL; k++) {
@@ -1091,7 +1023,7 @@ static int put_localized(struct server_req *req, struct wsus_buf *out, const str
 				dup = strcmp(sent[j], cand[k]) == 0;
 			if (dup)
 				break;
-			rc = put_fragment(req, out, r, type, cand[k]);
+			rc = put_fragment(req, out, s, i, type, cand[k]);
 			if (rc == 0) {
 				snprintf(sent[n_sent++], sizeof(sent[0]), "%s", cand[k]);
 				break;
@@ -1103,25 +1035,36 @@ static int put_localized(struct server_req *req, struct wsus_buf *out, const str
 	return rc < 0 ? rc : 0;
 }
 
-static int put_update_data(struct server_req *req, struct wsus_buf *out, const struct storage_client_rev *r,
+static int put_update_data(struct server_req *req, struct wsus_buf *out, const struct server_scan *s, size_t i,
 			   const struct info_req *q)
 {
 	int rc = 0;
 
 	for (int t = WSUS_FRAG_CORE; t <= WSUS_FRAG_EXTENDED && rc >= 0; t++)
 		if (q->want[t])
-			rc = put_fragment(req, out, r, (enum wsus_fragment_type)t, NULL);
+			rc = put_fragment(req, out, s, i, (enum wsus_fragment_type)t, NULL);
 	if (rc >= 0 && q->want[WSUS_FRAG_LOCALIZED])
-		rc = put_localized(req, out, r, WSUS_FRAG_LOCALIZED, q);
+		rc = put_localized(req, out, s, i, WSUS_FRAG_LOCALIZED, q);
 	if (rc >= 0 && q->want[WSUS_FRAG_EULA])
-		rc = put_localized(req, out, r, WSUS_FRAG_EULA, q);
+		rc = put_localized(req, out, s, i, WSUS_FRAG_EULA, q);
 	return rc < 0 ? rc : 0;
 }
 
-static int revision_files(struct server_req *req, const struct storage_client_rev *r, struct file_set *fs)
+/* Revision i's answer and its payloads into fs; *encrypted tells whether
+ * one of them is encrypted. */
+static int put_revision(struct server_req *req, struct wsus_buf *out, const struct server_scan *s, size_t i,
+			const struct info_req *q, struct file_set *fs, int *encrypted)
 {
-	fs->encrypted = 0;
-	return storage_revision_files(req->st, r->update_id, r->revision, collect_file, fs, NULL);
+	const struct server_scan_files *fl = NULL;
+	int rc = put_update_data(req, out, s, i, q);
+
+	if (rc == 0)
+		rc = server_scan_files(req, s, i, &fl);
+	if (rc == 0)
+		rc = add_files(fs, fl);
+	if (rc == 0 && encrypted != NULL)
+		*encrypted = fl->encrypted;
+	return rc;
 }
 
 static int op_get_extended_update_info(struct server_req *req, struct protocol_req_msg *msg,
@@ -1129,7 +1072,7 @@ static int op_get_extended_update_info(struct server_req *req, struct protocol_r
 {
 	struct server_cookie_claims c;
 	struct info_req q;
-	struct scope s = { 0 };
+	const struct server_scan *s = NULL;
 	struct file_set fs = { 0 };
 	int64_t *ids = NULL;
 	size_t n_ids = 0;
@@ -1152,13 +1095,10 @@ static int op_get_extended_update_info(struct server_req *req, struct protocol_r
 	rc = wsus_buf_printf(out, "<GetExtendedUpdateInfoResponse xmlns=\"%s\"><GetExtendedUpdateInfoResult>"
 			     "<Updates>", PROTOCOL_NS_CLIENT);
 	for (size_t i = 0; i < n_ids && rc == 0; i++) {
-		const struct storage_client_rev *r = scope_by_id(&s, ids[i]);
+		ptrdiff_t k = server_scan_find(s, ids[i]);
 
-		if (r == NULL)
-			continue;
-		rc = put_update_data(req, out, r, &q);
-		if (rc == 0)
-			rc = revision_files(req, r, &fs);
+		if (k >= 0)
+			rc = put_revision(req, out, s, (size_t)k, &q, &fs, NULL);
 	}
 	if (rc == 0)
 		rc = wsus_buf_appends(out, "</Updates>");
@@ -1167,7 +1107,7 @@ static int op_get_extended_update_info(struct server_req *req, struct protocol_r
 	if (rc == 0)
 		rc = wsus_buf_appends(out, "<OutOfScopeRevisionIDs>");
 	for (size_t i = 0; i < n_ids && rc == 0; i++)
-		if (scope_by_id(&s, ids[i]) == NULL)
+		if (server_scan_find(s, ids[i]) < 0)
 			rc = wsus_buf_printf(out, "<int>%lld</int>", (long long)ids[i]);
 	if (rc == 0)
 		rc = wsus_buf_appends(out, "</OutOfScopeRevisionIDs></GetExtendedUpdateInfoResult>"
@@ -1175,7 +1115,7 @@ static int op_get_extended_update_info(struct server_req *req, struct protocol_r
 done:
 	free(ids);
 	free(fs.items);
-	scope_free(&s);
+	server_scan_put(s);
 	return rc;
 }
 
@@ -1187,7 +1127,7 @@ static int op_get_extended_update_info2(struct server_req *req, struct protocol_
 {
 	struct server_cookie_claims c;
 	struct info_req q;
-	struct scope s = { 0 };
+	const struct server_scan *s = NULL;
 	struct file_set fs = { 0 };
 	struct wsus_buf details;
 	const struct protocol_node *list;
@@ -1217,25 +1157,23 @@ static int op_get_extended_update_info2(struct server_req *req, struct protocol_
 	for (const struct protocol_node *it = protocol_req_child(list, "UpdateIdentity");
 	     it && rc == 0;
 	     it = protocol_req_next(it)) {
-		const struct storage_client_rev *r;
 		char uid[WSUS_GUID_LEN];
-		int rev;
+		int rev, encrypted = 0;
+		ptrdiff_t k;
 
 		if (read_identity(it, uid, &rev) < 0) {
 			rc = server_fault_set(f, PROTOCOL_ERR_INVALID_PARAMETERS, "updateIDs");
 			break;
 		}
-		r = scope_by_identity(&s, uid, rev);
-		if (r == NULL)
+		k = server_scan_find_identity(s, uid, rev);
+		if (k < 0)
 			continue;
-		rc = put_update_data(req, out, r, &q);
-		if (rc == 0)
-			rc = revision_files(req, r, &fs);
+		rc = put_revision(req, out, s, (size_t)k, &q, &fs, &encrypted);
 		if (rc == 0)
 			rc = wsus_buf_printf(&details, "<UpdateEncryptionDetail><UpdateIdentity><UpdateID>%s"
 					     "</UpdateID><RevisionNumber>%d</RevisionNumber></UpdateIdentity>"
 					     "<HasEncryptedFiles>%s</HasEncryptedFiles></UpdateEncryptionDetail>",
-					     uid, rev, fs.encrypted ? "true" : "false");
+					     uid, rev, encrypted ? "true" : "false");
 	}
 	if (rc == 0)
 		rc = wsus_buf_appends(out, "</Updates>");
@@ -1250,7 +1188,7 @@ static int op_get_extended_update_info2(struct server_req *req, struct protocol_
 				      "</GetExtendedUpdateInfo2Response>");
 	wsus_buf_free(&details);
 	free(fs.items);
-	scope_free(&s);
+	server_scan_put(s);
 	return rc;
 }
 

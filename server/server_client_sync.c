@@ -3,7 +3,8 @@
  * 3.1.5.7, 3.1.5.12): which revisions a client is told about, page by page.
  *
  *   needed    = what is deployed to the client's groups plus the closure of
- *               its prerequisites and bundled updates (storage_client_needed),
+ *               its prerequisites and bundled updates (the prepared scan state,
+ *               server_scanstate.c),
  *               restricted to revisions whose prerequisites the client reports
  *               installed; software mode keeps everything but drivers (the
  *               categories and detectoids are how a client evaluates the rest,
@@ -133,16 +134,18 @@ struct sync {
 	size_t n_chids;
 	char score_os[64];
 	/* results */
-	struct storage_client_rev *full, *scan;   /* scan == full without a filter */
-	size_t n_full, n_scan;
+	const struct server_scan *full, *scan;  /* scan == full without a filter */
+	uint32_t *inst_full, *inst_scan;        /* the installed ids as update numbers of each */
+	size_t n_inst_full, n_inst_scan;
 	struct pick {
 		const struct storage_client_rev *r;
+		size_t idx;                 /* r's index in scan */
 		const char *hwids[SYNC_MAX_HWIDS];
 		size_t n_hwids;
-		int leaf_flipped;           /* IsLeaf was the other way at the cookie's anchor */
-	} *picks;                   /* the NeededRevisions of this mode, by RevisionID */
+	} *picks;                   /* driver and printer modes: the NeededRevisions, by RevisionID */
 	size_t n_picks;
-	struct id_set picked_full;  /* the same from the unfiltered closure (need_two) */
+	int64_t *flipped;           /* cached picks whose IsLeaf was the other way at the cookie's anchor */
+	size_t n_flipped;
 	int64_t anchor;
 	struct storage_client_driver *rows;
 	size_t n_rows;
@@ -164,10 +167,12 @@ static void sync_free(struct sync *s)
 		device_free(&s->dev[i]);
 	free(s->dev);
 	if (s->scan != s->full)
-		free(s->scan);
-	free(s->full);
+		server_scan_put(s->scan);
+	server_scan_put(s->full);
+	free(s->inst_full);
+	free(s->inst_scan);
 	free(s->picks);
-	free(s->picked_full.v);
+	free(s->flipped);
 	free(s->rows);
 }
 
@@ -400,20 +405,14 @@ static int read_sync_params(struct sync *s, const struct protocol_node *op, stru
 
 /*---- Selection ----*/
 
-static int add_pick(struct sync *s, const struct storage_client_rev *r)
+/* Revision i of state sc is offered in software mode: not a driver, and its
+ * prerequisites are installed (inst: the client's update numbers in sc). */
+static int soft_pick(const struct server_scan *sc, const uint32_t *inst, size_t n_inst, size_t i)
 {
-	if (s->picks == NULL) {
-		s->picks = calloc(s->n_scan ? s->n_scan : 1, sizeof(*s->picks));
-		if (s->picks == NULL)
-			return -ENOMEM;
-	}
-	memset(&s->picks[s->n_picks], 0, sizeof(s->picks[0]));
-	s->picks[s->n_picks].r = r;
-	s->n_picks++;
-	return 0;
+	return server_scan_rev(sc, i)->type != WSUS_UT_DRIVER && server_scan_met(sc, i, inst, n_inst);
 }
 
-static struct pick *find_pick(struct sync *s, int64_t id)
+static struct pick *find_pick(const struct sync *s, int64_t id)
 {
 	for (size_t lo = 0, hi = s->n_picks; lo < hi;) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -427,6 +426,31 @@ static struct pick *find_pick(struct sync *s, int64_t id)
 			hi = mid;
 	}
 	return NULL;
+}
+
+/* The NeededRevision of this mode with RevisionID id, or NULL. Software
+ * mode decides on the spot (into tmp); the driver modes look in picks. */
+static const struct pick *pick_of(const struct sync *s, int64_t id, struct pick *tmp)
+{
+	ptrdiff_t i;
+
+	if (s->mode != MODE_SOFTWARE)
+		return find_pick(s, id);
+	i = server_scan_find(s->scan, id);
+	if (i < 0 || !soft_pick(s->scan, s->inst_scan, s->n_inst_scan, (size_t)i))
+		return NULL;
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->r = server_scan_rev(s->scan, (size_t)i);
+	tmp->idx = (size_t)i;
+	return tmp;
+}
+
+/* The same from the unfiltered closure (the split OutOfScope lists). */
+static int picked_full(const struct sync *s, int64_t id)
+{
+	ptrdiff_t i = server_scan_find(s->full, id);
+
+	return i >= 0 && soft_pick(s->full, s->inst_full, s->n_inst_full, (size_t)i);
 }
 
 /* The driver-table ranking of 3.1.5.7, as a key: lower is better. */
@@ -601,6 +625,7 @@ static int cmp_pick_id(const void *a, const void *b)
  * rows that decide among them. */
 static int select_drivers(struct sync *s, struct server_fault *f)
 {
+	size_t n_scan = server_scan_count(s->scan);
 	int64_t *ids = NULL;
 	const char **dev_ids = NULL;
 	struct pick *cand = NULL;
@@ -608,16 +633,19 @@ static int select_drivers(struct sync *s, struct server_fault *f)
 	struct err e = { 0 };
 	int rc = -ENOMEM;
 
-	ids = malloc((s->n_scan ? s->n_scan : 1) * sizeof(*ids));
-	cand = calloc(s->n_scan ? s->n_scan : 1, sizeof(*cand));
+	ids = malloc((n_scan ? n_scan : 1) * sizeof(*ids));
+	cand = calloc(n_scan ? n_scan : 1, sizeof(*cand));
 	dev_ids = malloc((s->n_dev_ids ? s->n_dev_ids : 1) * sizeof(*dev_ids));
 	if (ids == NULL || cand == NULL || dev_ids == NULL)
 		goto oom;
-	for (size_t i = 0; i < s->n_scan; i++) {
-		if (s->scan[i].type != WSUS_UT_DRIVER || !s->scan[i].satisfied)
+	for (size_t i = 0; i < n_scan; i++) {
+		const struct storage_client_rev *r = server_scan_rev(s->scan, i);
+
+		if (r->type != WSUS_UT_DRIVER || !server_scan_met(s->scan, i, s->inst_scan, s->n_inst_scan))
 			continue;
-		cand[n_ids].r = &s->scan[i];
-		ids[n_ids++] = s->scan[i].revision_id;
+		cand[n_ids].r = r;
+		cand[n_ids].idx = i;
+		ids[n_ids++] = r->revision_id;
 	}
 	for (size_t i = 0; i < s->n_dev; i++)
 		for (size_t j = 0; j < s->dev[i].n_ids; j++)
@@ -656,31 +684,14 @@ done:
 	return rc;
 }
 
-/* Software mode: everything of the closure but drivers, prerequisites met. */
-static int select_software(struct sync *s, const struct storage_client_rev *revs, size_t n,
-			   struct id_set *ids_only)
+static int cmp_i64_key(const void *key, const void *elem)
 {
-	int64_t *v = NULL;
-	size_t k = 0;
+	return cmp_i64(key, elem);
+}
 
-	if (ids_only != NULL) {
-		v = malloc((n ? n : 1) * sizeof(*v));
-		if (v == NULL)
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (revs[i].type == WSUS_UT_DRIVER || !revs[i].satisfied)
-			continue;
-		if (ids_only != NULL)
-			v[k++] = revs[i].revision_id;
-		else if (add_pick(s, &revs[i]) < 0)
-			return -ENOMEM;
-	}
-	if (ids_only != NULL) {
-		ids_only->v = v;
-		ids_only->n = k;    /* already sorted: revs are by RevisionID */
-	}
-	return 0;
+static int leaf_flipped(const struct sync *s, int64_t id)
+{
+	return s->n_flipped > 0 && bsearch(&id, s->flipped, s->n_flipped, sizeof(*s->flipped), cmp_i64_key);
 }
 
 /* Which revisions the client holds had another IsLeaf at the cookie's
@@ -691,39 +702,51 @@ static int leaf_flips(struct sync *s, struct server_fault *f)
 	int *was;
 	size_t n = 0;
 	struct err e = { 0 };
+	struct pick tmp;
 	int rc;
 
-	if (s->c.aux >= s->anchor || s->n_picks == 0)
+	if (s->c.aux >= s->anchor || s->cached.n == 0)
 		return 0;
-	ids = malloc(s->n_picks * sizeof(*ids));
-	was = malloc(s->n_picks * sizeof(*was));
+	ids = malloc(s->cached.n * sizeof(*ids));
+	was = malloc(s->cached.n * sizeof(*was));
 	if (ids == NULL || was == NULL) {
 		free(ids);
 		free(was);
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < s->n_picks; i++)   /* picks are by RevisionID */
-		if (set_has(&s->cached, s->picks[i].r->revision_id))
-			ids[n++] = s->picks[i].r->revision_id;
+	for (size_t i = 0; i < s->cached.n; i++)   /* sorted: so is ids */
+		if (pick_of(s, s->cached.v[i], &tmp) != NULL)
+			ids[n++] = s->cached.v[i];
 	rc = storage_client_leaf_at(s->req->st, ids, n, s->c.aux, was, &e);
-	for (size_t i = 0, k = 0; rc == 0 && i < s->n_picks && k < n; i++)
-		if (s->picks[i].r->revision_id == ids[k]) {
-			s->picks[i].leaf_flipped = was[k] != s->picks[i].r->is_leaf;
-			k++;
-		}
 	if (rc < 0)
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
-	free(ids);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const struct pick *p = pick_of(s, ids[i], &tmp);
+
+		if (was[i] != p->r->is_leaf)
+			ids[s->n_flipped++] = ids[i];
+	}
 	free(was);
+	if (rc == 0 && s->n_flipped > 0)
+		s->flipped = ids;
+	else
+		free(ids);
 	return rc;
+}
+
+static int installed_in(const struct server_scan *sc, const struct sync *s, uint32_t **out, size_t *n)
+{
+	*out = malloc((s->n_installed ? s->n_installed : 1) * sizeof(**out));
+	if (*out == NULL)
+		return -ENOMEM;
+	*n = server_scan_installed(sc, s->installed, s->n_installed, *out);
+	return 0;
 }
 
 static int compute(struct sync *s, struct server_fault *f)
 {
 	struct storage_client_groups g;
-	struct err e = { 0 };
-	int64_t anchor = 0;
 	int rc;
 
 	rc = server_client_groups(s->req, &s->c, &g, f);
@@ -731,39 +754,35 @@ static int compute(struct sync *s, struct server_fault *f)
 		return rc;
 	/* The NewCookie records the anchor the answer reflects: whatever
 	 * commits later is reported on the next call. */
-	rc = storage_client_needed(s->req->st, &g, s->installed, s->n_installed, NULL, 0, &s->full,
-				   &s->n_full, &s->anchor, &e);
+	rc = server_scan_get(s->req, &g, NULL, 0, &s->full, f);
 	if (rc == 0 && s->n_filter > 0)
-		rc = storage_client_needed(s->req->st, &g, s->installed, s->n_installed,
-					   (const char (*)[WSUS_GUID_LEN])s->filter, s->n_filter, &s->scan,
-					   &s->n_scan, &anchor, &e);
-	if (rc < 0) {
-		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
+		rc = server_scan_get(s->req, &g, (const char (*)[WSUS_GUID_LEN])s->filter, s->n_filter, &s->scan,
+				     f);
+	if (rc < 0)
 		return rc;
-	}
-	if (s->n_filter == 0) {
+	if (s->n_filter == 0)
 		s->scan = s->full;
-		s->n_scan = s->n_full;
-	} else if (anchor < s->anchor) {
-		s->anchor = anchor;
+	s->anchor = server_scan_anchor(s->full);
+	if (server_scan_anchor(s->scan) < s->anchor)
+		s->anchor = server_scan_anchor(s->scan);
+	rc = installed_in(s->full, s, &s->inst_full, &s->n_inst_full);
+	if (rc == 0)
+		rc = installed_in(s->scan, s, &s->inst_scan, &s->n_inst_scan);
+	if (rc < 0) {
+		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
+		return rc;
 	}
 	if (s->mode != MODE_SOFTWARE)
 		rc = select_drivers(s, f);
-	else
-		rc = select_software(s, s->scan, s->n_scan, NULL);
-	if (rc == 0 && s->mode == MODE_SOFTWARE && s->need_two && s->n_filter > 0)
-		rc = select_software(s, s->full, s->n_full, &s->picked_full);
 	if (rc == 0)
 		rc = leaf_flips(s, f);
-	else if (rc == -ENOMEM)
-		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
 	return rc;
 }
 
 /*---- Answer ----*/
 
-/* NewUpdates order: non-leaf revisions first (they unlock the rest), then
- * bundles, then the others, each by RevisionID. */
+/* NewUpdates order (as server_scan_order): non-leaf revisions first (they
+ * unlock the rest), then bundles, then the others, each by RevisionID. */
 static int cmp_new(const void *a, const void *b)
 {
 	const struct storage_client_rev *x = ((const struct pick *)a)->r, *y = ((const struct pick *)b)->r;
@@ -778,10 +797,7 @@ static int cmp_new(const void *a, const void *b)
 static int put_update_info(struct sync *s, struct wsus_buf *out, const struct pick *p, int with_xml)
 {
 	const struct storage_client_rev *r = p->r;
-	struct err e = { 0 };
-	char *xml = NULL;
-	size_t len = 0;
-	int rc;
+	int rc, present = 1;
 
 	rc = wsus_buf_printf(out, "<UpdateInfo><ID>%lld</ID>", (long long)r->revision_id);
 	if (rc == 0)
@@ -789,29 +805,48 @@ static int put_update_info(struct sync *s, struct wsus_buf *out, const struct pi
 	if (rc == 0)
 		rc = wsus_buf_printf(out, "<IsLeaf>%s</IsLeaf>", r->is_leaf ? "true" : "false");
 	if (rc == 0 && with_xml) {
-		rc = storage_fragment_get(s->req->st, r->update_id, r->revision, WSUS_FRAG_CORE, NULL, &xml,
-					  &len, &e);
-		if (rc < 0)
-			log_err("client", "no Core fragment update=%s revision=%d: %s", r->update_id,
-				r->revision, e.msg);
+		rc = wsus_buf_appends(out, "<Xml>");
 		if (rc == 0)
-			rc = wsus_buf_appends(out, "<Xml>");
-		if (rc == 0)
-			rc = wsus_buf_append_xml_text(out, xml, len);
+			rc = server_scan_fragment(s->req, s->scan, p->idx, WSUS_FRAG_CORE, NULL, out, &present);
+		if (rc == 0 && !present) {
+			log_err("client", "no Core fragment update=%s revision=%d", r->update_id, r->revision);
+			rc = -ENOENT;
+		}
 		if (rc == 0)
 			rc = wsus_buf_appends(out, "</Xml>");
-		free(xml);
 	}
 	if (rc == 0)
 		rc = wsus_buf_appends(out, "</UpdateInfo>");
 	return rc;
 }
 
-static int put_new_updates(struct sync *s, struct wsus_buf *out, int *truncated)
+/* Software mode: the closure in NewUpdates order, what the client lacks. */
+static int put_new_software(struct sync *s, struct wsus_buf *out, int *truncated)
+{
+	size_t n = server_scan_count(s->scan), sent = 0;
+	int rc = 0;
+
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		size_t i = server_scan_order(s->scan, k);
+		struct pick p = { .r = server_scan_rev(s->scan, i), .idx = i };
+
+		if (set_has(&s->cached, p.r->revision_id) || !soft_pick(s->scan, s->inst_scan, s->n_inst_scan, i))
+			continue;
+		if (sent == SYNC_PAGE) {
+			*truncated = 1;
+			break;
+		}
+		rc = put_update_info(s, out, &p, 1);
+		sent++;
+	}
+	return rc;
+}
+
+static int put_new_picks(struct sync *s, struct wsus_buf *out, int *truncated)
 {
 	struct pick *fresh = malloc((s->n_picks ? s->n_picks : 1) * sizeof(*fresh));
 	size_t n = 0;
-	int rc;
+	int rc = 0;
 
 	if (fresh == NULL)
 		return -ENOMEM;
@@ -820,79 +855,67 @@ static int put_new_updates(struct sync *s, struct wsus_buf *out, int *truncated)
 			fresh[n++] = s->picks[i];
 	qsort(fresh, n, sizeof(*fresh), cmp_new);
 	*truncated = n > SYNC_PAGE;
-	rc = wsus_buf_appends(out, "<NewUpdates>");
 	for (size_t i = 0; i < n && i < SYNC_PAGE && rc == 0; i++)
 		rc = put_update_info(s, out, &fresh[i], 1);
-	if (rc == 0)
-		rc = wsus_buf_appends(out, "</NewUpdates>");
 	free(fresh);
 	return rc;
 }
 
-static int put_int_list(struct wsus_buf *out, const char *name, const int64_t *v, size_t n)
+static int put_new_updates(struct sync *s, struct wsus_buf *out, int *truncated)
 {
-	int rc;
+	int rc = wsus_buf_appends(out, "<NewUpdates>");
 
-	if (n == 0)
-		return 0;
-	rc = wsus_buf_printf(out, "<%s>", name);
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = wsus_buf_printf(out, "<int>%lld</int>", (long long)v[i]);
+	*truncated = 0;
 	if (rc == 0)
-		rc = wsus_buf_printf(out, "</%s>", name);
+		rc = s->mode == MODE_SOFTWARE ? put_new_software(s, out, truncated) : put_new_picks(s, out, truncated);
+	if (rc == 0)
+		rc = wsus_buf_appends(out, "</NewUpdates>");
 	return rc;
+}
+
+/* One id of an <int> list, opening the list first when it is the first. */
+static int put_list_int(struct wsus_buf *out, const char *name, int *open, int64_t id)
+{
+	int rc = 0;
+
+	if (!*open) {
+		rc = wsus_buf_printf(out, "<%s>", name);
+		*open = 1;
+	}
+	return rc < 0 ? rc : wsus_buf_printf(out, "<int>%lld</int>", (long long)id);
 }
 
 /* OutOfScope: cached - needed. With the split lists (a category scan that
  * asked for them), what is still deployed elsewhere goes to the second list. */
 static int put_out_of_scope(struct sync *s, struct wsus_buf *out, int split, struct wsus_buf *deployed)
 {
-	int64_t *gone = malloc((s->cached.n ? s->cached.n : 1) * sizeof(*gone));
-	int64_t *kept = malloc((s->cached.n ? s->cached.n : 1) * sizeof(*kept));
-	size_t n_gone = 0, n_kept = 0;
-	int rc;
+	int rc = 0, open = 0;
+	struct pick tmp;
 
-	if (gone == NULL || kept == NULL) {
-		free(gone);
-		free(kept);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < s->cached.n; i++) {
+	for (size_t i = 0; i < s->cached.n && rc == 0; i++) {
 		int64_t id = s->cached.v[i];
 
-		if (find_pick(s, id) != NULL)
+		if (pick_of(s, id, &tmp) != NULL)
 			continue;
-		if (split && set_has(&s->picked_full, id))
-			kept[n_kept++] = id;
+		if (split && picked_full(s, id))
+			rc = wsus_buf_printf(deployed, "<int>%lld</int>", (long long)id);
 		else
-			gone[n_gone++] = id;
+			rc = put_list_int(out, "OutOfScopeRevisionIDs", &open, id);
 	}
-	rc = put_int_list(out, "OutOfScopeRevisionIDs", gone, n_gone);
-	if (rc == 0 && split) {
-		rc = wsus_buf_appends(deployed, "<DeployedOutOfScopeRevisionIds>");
-		for (size_t i = 0; i < n_kept && rc == 0; i++)
-			rc = wsus_buf_printf(deployed, "<int>%lld</int>", (long long)kept[i]);
-		if (rc == 0)
-			rc = wsus_buf_appends(deployed, "</DeployedOutOfScopeRevisionIds>");
-	}
-	free(gone);
-	free(kept);
+	if (rc == 0 && open)
+		rc = wsus_buf_appends(out, "</OutOfScopeRevisionIDs>");
 	return rc;
-}
-
-static int changed_since_cookie(const struct sync *s, const struct pick *p)
-{
-	return p->r->change_anchor > s->c.aux || p->leaf_flipped;
 }
 
 static int put_changed(struct sync *s, struct wsus_buf *out)
 {
 	int rc = 0, open = 0;
+	struct pick tmp;
 
-	for (size_t i = 0; i < s->n_picks && rc == 0; i++) {
-		const struct pick *p = &s->picks[i];
+	for (size_t i = 0; i < s->cached.n && rc == 0; i++) {
+		const struct pick *p = pick_of(s, s->cached.v[i], &tmp);
 
-		if (!set_has(&s->cached, p->r->revision_id) || !changed_since_cookie(s, p))
+		if (p == NULL || (p->r->change_anchor <= s->c.aux && !leaf_flipped(s, p->r->revision_id)))
 			continue;
 		if (!open) {
 			rc = wsus_buf_appends(out, "<ChangedUpdates>");
@@ -906,14 +929,6 @@ static int put_changed(struct sync *s, struct wsus_buf *out)
 	return rc;
 }
 
-static int driver_sync_needed(const struct sync *s)
-{
-	for (size_t i = 0; i < s->n_full; i++)
-		if (s->full[i].type == WSUS_UT_DRIVER)
-			return 1;
-	return 0;
-}
-
 static int put_sync_info(struct sync *s, struct wsus_buf *out, const char *response, const char *result,
 			 struct server_fault *f)
 {
@@ -925,8 +940,12 @@ static int put_sync_info(struct sync *s, struct wsus_buf *out, const char *respo
 	rc = wsus_buf_printf(out, "<%s xmlns=\"%s\"><%s>", response, PROTOCOL_NS_CLIENT, result);
 	if (rc == 0)
 		rc = put_new_updates(s, out, &truncated);
+	if (rc == 0 && split)
+		rc = wsus_buf_appends(&deployed, "<DeployedOutOfScopeRevisionIds>");
 	if (rc == 0)
 		rc = put_out_of_scope(s, out, split, &deployed);
+	if (rc == 0 && split)
+		rc = wsus_buf_appends(&deployed, "</DeployedOutOfScopeRevisionIds>");
 	if (rc == 0)
 		rc = put_changed(s, out);
 	if (rc == 0)
@@ -937,7 +956,7 @@ static int put_sync_info(struct sync *s, struct wsus_buf *out, const char *respo
 		rc = wsus_buf_append(out, deployed.data, deployed.len);
 	if (rc == 0 && s->late_client && s->mode != MODE_PRINTER)
 		rc = wsus_buf_printf(out, "<DriverSyncNotNeeded>%s</DriverSyncNotNeeded>",
-				     driver_sync_needed(s) ? "false" : "true");
+				     server_scan_has_driver(s->full) ? "false" : "true");
 	if (rc == 0)
 		rc = wsus_buf_printf(out, "</%s></%s>", result, response);
 	wsus_buf_free(&deployed);
@@ -982,8 +1001,8 @@ static int sync_finish(struct sync *s, struct wsus_buf *out, const char *respons
 	if (rc == 0)
 		rc = put_sync_info(s, out, response, result, f);
 	if (rc == 0)
-		log_debug("client", "sync computer_id=%s mode=%d needed=%zu picked=%zu cached=%zu", s->c.subject,
-			  (int)s->mode, s->n_scan, s->n_picks, s->cached.n);
+		log_debug("client", "sync computer_id=%s mode=%d needed=%zu cached=%zu anchor=%lld", s->c.subject,
+			  (int)s->mode, server_scan_count(s->scan), s->cached.n, (long long)s->anchor);
 	return rc;
 }
 

@@ -10,6 +10,7 @@
 #define WSUS_SERVER_INT_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <sys/stat.h>
 
 #include "common.h"
@@ -28,6 +29,7 @@
 
 struct server_report;
 struct server_limit;
+struct server_scan_cache;
 
 struct server {
 	const struct wsus_config *cfg;
@@ -49,6 +51,7 @@ struct server {
 	struct server_queue *queue;     /* admission queue and workers (server_queue.c) */
 	struct server_limit *register_limit; /* RegisterComputer per address, NULL = none (made and
 					     freed with the writer: server_report_start/stop) */
+	struct server_scan_cache *scan_cache; /* prepared scan states (server_scanstate.c), made on first use */
 };
 
 struct server_req {
@@ -240,6 +243,50 @@ int server_client_pv_at_least(const char *pv, int major, int minor);
  * hwids (n may be 0) become HardwareIds. */
 int server_client_put_deployment(struct wsus_buf *out, const struct storage_client_rev *r,
 				 const char *pv, const char *const *hwids, size_t n_hwids);
+
+/*---- server_scanstate.c: the prepared scan state of a group set ----*/
+
+/* A client closure at one catalogue anchor, shared read-only by the workers
+ * (storage_client_scan plus derived indexes and cached answer blocks). */
+struct server_scan;
+/* A payload list of a revision (cached in the state). */
+struct server_scan_files {
+	size_t n;
+	int    encrypted;              /* one of them is encrypted */
+	struct storage_client_file items[];
+};
+/* A reference to the state for groups g (and the category filter) that is
+ * current for the catalogue anchor of req's storage handle, built when
+ * needed; while another request rebuilds a stale one, the previous state is
+ * returned. Release with server_scan_put. InternalServerError on failure. */
+int server_scan_get(struct server_req *req, const struct storage_client_groups *g,
+		    const char (*filter)[WSUS_GUID_LEN], size_t n_filter, const struct server_scan **out,
+		    struct server_fault *f);
+void server_scan_put(const struct server_scan *s);
+/* Free the states of srv (server_stop; tests). */
+void server_scan_cache_free(struct server *srv);
+int64_t server_scan_anchor(const struct server_scan *s);
+size_t server_scan_count(const struct server_scan *s);
+/* Revision i (0 .. count-1, by RevisionID). */
+const struct storage_client_rev *server_scan_rev(const struct server_scan *s, size_t i);
+/* The k-th revision in NewUpdates order (non-leaf, bundles, others). */
+size_t server_scan_order(const struct server_scan *s, size_t k);
+int server_scan_has_driver(const struct server_scan *s);
+/* The index of a revision, -1 when it is not in the closure. */
+ptrdiff_t server_scan_find(const struct server_scan *s, int64_t revision_id);
+ptrdiff_t server_scan_find_identity(const struct server_scan *s, const char *uid, int revision);
+/* The update numbers of installed RevisionIDs (out: n entries), sorted and
+ * unique; returns how many. Ids the state has no use for are left out. */
+size_t server_scan_installed(const struct server_scan *s, const int64_t *ids, size_t n, uint32_t *out);
+/* 1 when every prerequisite clause of revision i names an installed update. */
+int server_scan_met(const struct server_scan *s, size_t i, const uint32_t *inst, size_t n_inst);
+/* Append revision i's fragment (escaped as <Xml> character data) to out;
+ * *present = 0 (nothing appended) when the revision has none. */
+int server_scan_fragment(struct server_req *req, const struct server_scan *s, size_t i,
+			 enum wsus_fragment_type type, const char *locale, struct wsus_buf *out, int *present);
+/* Revision i's payloads. */
+int server_scan_files(struct server_req *req, const struct server_scan *s, size_t i,
+		      const struct server_scan_files **out);
 
 /* server_client_sync.c: the SyncUpdates and SyncPrinterCatalog operations
  * and the limits of their requests (id lists up to the SYNC_MAX_* caps). */

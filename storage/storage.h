@@ -533,7 +533,6 @@ struct storage_client_rev {
 	int     is_leaf;               /* no prerequisite row anywhere names its UpdateID */
 	int64_t leaf_changed_ms;       /* when storage_leaf_refresh last set it */
 	int     has_bundled;           /* it bundles other revisions */
-	int     satisfied;             /* every prerequisite clause names an installed update */
 	enum storage_client_action action;
 	int     implicit;              /* EVALUATE by the implicit deployment of every category and
 					  detectoid to All Computers (no deployment row) */
@@ -544,24 +543,61 @@ struct storage_client_rev {
 	int64_t change_anchor;         /* newest anchor of a deployment row, live or dead, of this
 					  update or of a bundle of it, in the client's groups */
 };
-/* The revisions deployed to groups g plus their closure over prerequisites
- * and bundled updates, ordered by RevisionID; satisfied is computed against
- * the installed RevisionIDs. Every category and detectoid counts as deployed
- * (implicit Evaluate to All Computers) unless an explicit deployment to g
- * names it. With n_filter > 0 the closure starts only from deployed updates
- * that are a filter category or a category below one, or are in one; the
- * filter categories' ancestors come in as their prerequisites.
- * *anchor = the catalogue anchor the answer reflects (read in the same
- * snapshot). Closures are cached per anchor. Caller frees *out. */
-int storage_client_needed(struct storage *st, const struct storage_client_groups *g,
-			  const int64_t *installed, size_t n_installed,
-			  const char (*filter)[WSUS_GUID_LEN], size_t n_filter,
-			  struct storage_client_rev **out, size_t *n, int64_t *anchor, struct err *e);
+/* The closure of a client's groups, prepared to answer many requests: the
+ * revisions deployed to groups g plus their closure over prerequisites and
+ * bundled updates, ordered by RevisionID. Every category and detectoid
+ * counts as deployed (implicit Evaluate to All Computers) unless an explicit
+ * deployment to g names it. With n_filter > 0 the closure starts only from
+ * deployed updates that are a filter category or a category below one, or
+ * are in one; the filter categories' ancestors come in as their
+ * prerequisites. Prerequisites are numbered updates: revision i has the
+ * clauses [clauses[i], clauses[i+1]), clause k names the updates
+ * need[members[k] .. members[k+1]); it is met when one of them is installed,
+ * and a revision's prerequisites are met when all its clauses are. revmap
+ * maps every revision of a numbered update (by RevisionID) to its number, so
+ * installed RevisionIDs become update numbers. Immutable once built. */
+struct storage_client_scan {
+	int64_t  anchor;                   /* the catalogue anchor it reflects */
+	struct storage_client_rev *revs;
+	size_t   n;
+	uint32_t *clauses;                 /* n + 1 entries */
+	uint32_t *members;                 /* n_clauses + 1 entries */
+	uint32_t *need;                    /* n_need update numbers */
+	size_t   n_clauses, n_need;
+	struct storage_client_revmap {
+		int64_t  revision_id;
+		uint32_t update;
+	} *revmap;                         /* by RevisionID */
+	size_t   n_revmap;
+	size_t   n_updates;                /* update numbers are 0 .. n_updates - 1 */
+};
+/* Build one in a single read snapshot (out is filled; free it with
+ * storage_client_scan_free, also after a failure). */
+int storage_client_scan_build(struct storage *st, const struct storage_client_groups *g,
+			      const char (*filter)[WSUS_GUID_LEN], size_t n_filter,
+			      struct storage_client_scan *out, struct err *e);
+void storage_client_scan_free(struct storage_client_scan *c);
+/* The catalogue anchor now (0 for an empty catalogue). */
+int storage_client_anchor(struct storage *st, int64_t *anchor, struct err *e);
 /* IsLeaf of each revision (ids sorted ascending, unique) counting only the
  * prerequisites of revisions stamped no later than anchor: what a client
  * answered at that anchor was told. leaf[i] for ids[i]; 1 for unknown ids. */
 int storage_client_leaf_at(struct storage *st, const int64_t *ids, size_t n, int64_t anchor, int *leaf,
 			   struct err *e);
+
+/* A payload of a revision as FileLocations names it. */
+struct storage_client_file {
+	uint8_t sha1[WSUS_SHA1_LEN];
+	char    name[160];             /* FileName, "" when none */
+	int     encrypted;
+};
+/* The payloads of a revision in document order (caller frees *out). */
+int storage_client_files(struct storage *st, int64_t revision_id, struct storage_client_file **out, size_t *n,
+			 struct err *e);
+/* A stored fragment of a revision (locale "" or NULL for Core and Extended),
+ * malloc'd and NUL-terminated; -ENOENT when there is none. */
+int storage_client_fragment(struct storage *st, int64_t revision_id, enum wsus_fragment_type type,
+			    const char *locale, char **xml, size_t *len, struct err *e);
 
 /* A driver-table row of a candidate driver revision. */
 struct storage_client_driver {

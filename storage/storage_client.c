@@ -2,7 +2,7 @@
  * storage_client.c -- the queries of the client role (MS-WUSP): the GetConfig
  * change stamp, computer registration, a client's target groups, its
  * NeededRevisions closure, driver candidates and file names. Arrays handed
- * out (storage_client_needed, storage_client_drivers) are malloc'd and freed
+ * out (storage_client_scan_build, storage_client_drivers) are malloc'd and freed
  * by the caller with free().
  *
  * Design notes:
@@ -17,16 +17,17 @@
  *     answered is reported on its next call rather than lost. Everything a
  *     closure holds (membership, deployments, IsLeaf computed from the
  *     prerequisite rows, change anchors) changes only with a new anchor.
- * (4) So a computed closure is cached, process-wide, keyed by database,
- *     groups, filter and anchor: the pages of a client's scan, and every
- *     client of the same groups, share one computation until the catalogue
- *     changes. What depends on the client (prerequisites met by its
- *     installed revisions) is worked out per call from the cached clauses.
+ * (4) So a closure is computed once per (groups, filter, anchor) and handed
+ *     out in a shape that serves many requests without SQL or text
+ *     comparisons (struct storage_client_scan): the revisions by RevisionID,
+ *     their prerequisite clauses as arrays of update numbers, and the map from
+ *     every revision of a named update to its number. Keeping it, sharing it
+ *     between threads and noticing a new anchor is the caller's business
+ *     (server/server_scanstate.c).
  */
 #include "storage_int.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -581,10 +582,10 @@ static const char SQL_NEEDED[] =
 static const char SQL_NEEDED_PREREQS[] =
 	"SELECT p.revision_id, p.clause_id, p.update_id FROM json_each(?1) j"
 	" JOIN prereq p ON p.revision_id = j.value ORDER BY p.revision_id, p.clause_id";
-/* The UpdateIDs of the installed RevisionIDs (?1), sorted. */
-static const char SQL_INSTALLED_UPDATES[] =
-	"SELECT DISTINCT r.update_id FROM json_each(?1) j JOIN revision r ON r.revision_id = j.value"
-	" ORDER BY r.update_id";
+/* Every revision of the updates ?1 (UpdateIDs) names, by RevisionID. */
+static const char SQL_REVMAP[] =
+	"SELECT r.revision_id, r.update_id FROM json_each(?1) j JOIN revision r ON r.update_id = j.value"
+	" ORDER BY r.revision_id";
 static const char SQL_ANCHOR_NOW[] = "SELECT coalesce(max(anchor), 0) FROM catalog_change";
 /* IsLeaf of ?1 RevisionIDs counting only revisions stamped no later than ?2. */
 static const char SQL_LEAF_AT[] =
@@ -658,47 +659,20 @@ static int grow_array(void **arr, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-/* A computed closure: everything about it that does not depend on the
- * client, valid for one catalogue anchor (design note 3). Immutable once
- * in the cache. */
-struct closure {
-	char    *key;               /* database identity, groups and filter */
-	int64_t  anchor;
-	struct storage_client_rev *revs;   /* by RevisionID, satisfied unset */
-	size_t   n;
-	struct closure_prereq {
-		int64_t revision_id;
-		int     clause;
-		char    update_id[WSUS_GUID_LEN];
-	} *pre;                     /* by RevisionID, clause */
-	size_t   n_pre;
-	uint64_t used;              /* LRU tick */
+/*---- The prepared closure (design note 4) ----*/
+
+struct uid_rows {
+	char  (*uid)[WSUS_GUID_LEN];   /* the UpdateIDs prerequisites name, sorted, unique */
+	size_t n, cap;
 };
 
-/* Clients page through the same closure: keep the last few, process-wide
- * (any handle on the same database shares them). */
-#define CLOSURE_SLOTS 8
-static pthread_mutex_t closure_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct closure closure_cache[CLOSURE_SLOTS];
-static uint64_t closure_tick;
-
-static void closure_clear(struct closure *c)
+static int read_closure_revs(struct storage *st, const struct wsus_buf *groups, const struct wsus_buf *filter,
+			     int has_filter, struct storage_client_scan *c, struct err *e)
 {
-	free(c->key);
-	free(c->revs);
-	free(c->pre);
-	memset(c, 0, sizeof(*c));
-}
-
-static int closure_query(struct storage *st, const struct wsus_buf *groups, const struct wsus_buf *filter,
-			 int has_filter, struct closure *c, struct err *e)
-{
-	struct wsus_buf ids;
 	sqlite3_stmt *s = NULL;
 	size_t cap = 0;
-	int rc;
+	int rc = st_prepare(st, SQL_NEEDED, &s, e);
 
-	rc = st_prepare(st, SQL_NEEDED, &s, e);
 	if (rc < 0)
 		return rc;
 	bind_json(s, 1, groups);
@@ -713,41 +687,17 @@ static int closure_query(struct storage *st, const struct wsus_buf *groups, cons
 	}
 	rc = rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "compute needed revisions");
 	st_stmt_done(s);
-	if (rc < 0 || c->n == 0)
-		return rc;
+	return rc;
+}
 
-	wsus_buf_init(&ids, JSON_MAX);
-	rc = wsus_buf_appends(&ids, "[");
+static int json_rev_ids(const struct storage_client_scan *c, struct wsus_buf *b)
+{
+	int rc = wsus_buf_appends(b, "[");
+
 	for (size_t i = 0; i < c->n && rc == 0; i++)
-		rc = wsus_buf_printf(&ids, "%s%lld", i ? "," : "", (long long)c->revs[i].revision_id);
+		rc = wsus_buf_printf(b, "%s%lld", i ? "," : "", (long long)c->revs[i].revision_id);
 	if (rc == 0)
-		rc = wsus_buf_appends(&ids, "]");
-	if (rc == 0)
-		rc = st_prepare(st, SQL_NEEDED_PREREQS, &s, e);
-	if (rc < 0) {
-		wsus_buf_free(&ids);
-		return rc == -E2BIG || rc == -ENOMEM ? err_set(e, rc, "closure too large") : rc;
-	}
-	bind_json(s, 1, &ids);
-	cap = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct closure_prereq *p;
-
-		if (grow_array((void **)&c->pre, &cap, c->n_pre + 1, sizeof(*c->pre)) < 0) {
-			rc = -ENOMEM;
-			break;
-		}
-		p = &c->pre[c->n_pre++];
-		p->revision_id = sqlite3_column_int64(s, 0);
-		p->clause = sqlite3_column_int(s, 1);
-		st_column_copy(s, 2, p->update_id, sizeof(p->update_id));
-	}
-	if (rc == -ENOMEM)
-		err_set(e, rc, "out of memory");
-	else
-		rc = rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "read prerequisites");
-	st_stmt_done(s);
-	wsus_buf_free(&ids);
+		rc = wsus_buf_appends(b, "]");
 	return rc;
 }
 
@@ -756,182 +706,206 @@ static int cmp_uid(const void *a, const void *b)
 	return strcmp((const char *)a, (const char *)b);
 }
 
-/* Every clause of r names an installed update (inst: sorted UpdateIDs). */
-static int satisfied(const struct closure *c, size_t *pi, int64_t revision_id,
-		     const char (*inst)[WSUS_GUID_LEN], size_t n_inst)
+/* A prerequisite row of a closure revision. */
+struct pre_row {
+	int64_t  revision_id;
+	int64_t  clause;
+	uint32_t update;
+};
+
+static int rows_read(struct storage *st, const struct wsus_buf *ids, struct uid_rows *u, struct pre_row **rows,
+		     size_t *n_rows, int pass, struct err *e)
 {
-	size_t i = *pi;
-	int ok = 1;
+	sqlite3_stmt *s = NULL;
+	size_t cap = 0;
+	int rc = st_prepare(st, SQL_NEEDED_PREREQS, &s, e);
 
-	while (i < c->n_pre && c->pre[i].revision_id < revision_id)
-		i++;
-	while (i < c->n_pre && c->pre[i].revision_id == revision_id) {
-		int clause = c->pre[i].clause, met = 0;
+	if (rc < 0)
+		return rc;
+	bind_json(s, 1, ids);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char key[WSUS_GUID_LEN];
+		const char (*hit)[WSUS_GUID_LEN];
 
-		for (; i < c->n_pre && c->pre[i].revision_id == revision_id && c->pre[i].clause == clause; i++)
-			if (!met && n_inst > 0 &&
-			    bsearch(c->pre[i].update_id, inst, n_inst, WSUS_GUID_LEN, cmp_uid) != NULL)
-				met = 1;
-		ok &= met;
+		st_column_copy(s, 2, key, sizeof(key));
+		if (pass == 0) {
+			if (grow_array((void **)&u->uid, &u->cap, u->n + 1, sizeof(*u->uid)) < 0) {
+				rc = -ENOMEM;
+				break;
+			}
+			memcpy(u->uid[u->n++], key, sizeof(key));
+			continue;
+		}
+		hit = bsearch(key, u->uid, u->n, sizeof(*u->uid), cmp_uid);
+		if (hit == NULL)
+			continue;
+		if (grow_array((void **)rows, &cap, *n_rows + 1, sizeof(**rows)) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		(*rows)[*n_rows].revision_id = sqlite3_column_int64(s, 0);
+		(*rows)[*n_rows].clause = sqlite3_column_int64(s, 1);
+		(*rows)[(*n_rows)++].update = (uint32_t)(hit - u->uid);
 	}
-	*pi = i;
-	return ok;
+	if (rc == -ENOMEM)
+		err_set(e, rc, "out of memory");
+	else
+		rc = rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "read prerequisites");
+	st_stmt_done(s);
+	return rc;
 }
 
-static struct closure *closure_find(const char *key, int64_t anchor)
+static void uids_unique(struct uid_rows *u)
 {
-	for (int k = 0; k < CLOSURE_SLOTS; k++) {
-		struct closure *c = &closure_cache[k];
+	size_t k = 0;
 
-		if (c->key != NULL && c->anchor == anchor && strcmp(c->key, key) == 0)
-			return c;
-	}
-	return NULL;
+	if (u->n == 0)
+		return;
+	qsort(u->uid, u->n, sizeof(*u->uid), cmp_uid);
+	for (size_t i = 0; i < u->n; i++)
+		if (k == 0 || strcmp(u->uid[k - 1], u->uid[i]) != 0)
+			memmove(u->uid[k++], u->uid[i], sizeof(*u->uid));
+	u->n = k;
 }
 
-/* A copy of a cached closure with satisfied filled for the installed
- * UpdateIDs. Called under closure_lock. */
-static int closure_copy(struct closure *c, const char (*inst)[WSUS_GUID_LEN], size_t n_inst,
-			struct storage_client_rev **out, size_t *n)
+/* Rows (by RevisionID, clause) into the clause arrays of c. */
+static int clauses_fill(struct storage_client_scan *c, const struct pre_row *rows, size_t n_rows)
 {
-	size_t pi = 0;
+	size_t k = 0;
 
-	*out = malloc((c->n ? c->n : 1) * sizeof(**out));
-	if (*out == NULL)
+	c->clauses = calloc(c->n + 1, sizeof(*c->clauses));
+	c->members = calloc(n_rows + 1, sizeof(*c->members));
+	c->need = calloc(n_rows ? n_rows : 1, sizeof(*c->need));
+	if (c->clauses == NULL || c->members == NULL || c->need == NULL)
 		return -ENOMEM;
-	if (c->n > 0)
-		memcpy(*out, c->revs, c->n * sizeof(**out));
-	for (size_t i = 0; i < c->n; i++)
-		(*out)[i].satisfied = satisfied(c, &pi, c->revs[i].revision_id, inst, n_inst);
-	*n = c->n;
-	c->used = ++closure_tick;
+	for (size_t i = 0; i < c->n; i++) {
+		c->clauses[i] = (uint32_t)c->n_clauses;
+		while (k < n_rows && rows[k].revision_id < c->revs[i].revision_id)
+			k++;
+		while (k < n_rows && rows[k].revision_id == c->revs[i].revision_id) {
+			int64_t clause = rows[k].clause;
+
+			c->members[c->n_clauses++] = (uint32_t)c->n_need;
+			for (; k < n_rows && rows[k].revision_id == c->revs[i].revision_id &&
+			       rows[k].clause == clause; k++)
+				c->need[c->n_need++] = rows[k].update;
+		}
+	}
+	c->clauses[c->n] = (uint32_t)c->n_clauses;
+	c->members[c->n_clauses] = (uint32_t)c->n_need;
 	return 0;
 }
 
-/* Put a computed closure in the cache (taking it over; a twin computed by
- * another thread meanwhile wins), in the least recently used slot. Returns
- * the cached closure. Called under closure_lock. */
-static struct closure *closure_keep(struct closure *fresh)
+/* The prerequisite rows of the closure's revisions, twice: first the set of
+ * UpdateIDs they name (numbered by sorted position), then the clauses as
+ * arrays of those numbers. */
+static int read_clauses(struct storage *st, struct storage_client_scan *c, struct uid_rows *u, struct err *e)
 {
-	struct closure *slot = closure_find(fresh->key, fresh->anchor);
+	struct wsus_buf ids;
+	struct pre_row *rows = NULL;
+	size_t n_rows = 0;
+	int rc;
 
-	if (slot != NULL) {
-		closure_clear(fresh);
-		return slot;
+	wsus_buf_init(&ids, JSON_MAX);
+	rc = json_rev_ids(c, &ids);
+	if (rc < 0)
+		rc = err_set(e, rc, "closure too large");
+	if (rc == 0 && c->n > 0)
+		rc = rows_read(st, &ids, u, &rows, &n_rows, 0, e);
+	if (rc == 0) {
+		uids_unique(u);
+		if (c->n > 0)
+			rc = rows_read(st, &ids, u, &rows, &n_rows, 1, e);
 	}
-	slot = &closure_cache[0];
-	for (int k = 1; k < CLOSURE_SLOTS && slot->key != NULL; k++)
-		if (closure_cache[k].key == NULL || closure_cache[k].used < slot->used)
-			slot = &closure_cache[k];
-	closure_clear(slot);
-	*slot = *fresh;
-	memset(fresh, 0, sizeof(*fresh));
-	return slot;
+	if (rc == 0 && n_rows >= UINT32_MAX / 2)
+		rc = err_set(e, -E2BIG, "closure too large");
+	if (rc == 0 && clauses_fill(c, rows, n_rows) < 0)
+		rc = err_set(e, -ENOMEM, "out of memory");
+	c->n_updates = u->n;
+	free(rows);
+	wsus_buf_free(&ids);
+	return rc;
 }
 
-static int installed_updates(struct storage *st, const int64_t *installed, size_t n_installed,
-			     char (**out)[WSUS_GUID_LEN], size_t *n, struct err *e)
+/* Every revision of every update a prerequisite names: how a client's
+ * installed RevisionIDs become update numbers. */
+static int read_revmap(struct storage *st, struct storage_client_scan *c, const struct uid_rows *u,
+		       struct err *e)
 {
 	struct wsus_buf j;
 	sqlite3_stmt *s = NULL;
 	size_t cap = 0;
 	int rc;
 
-	*out = NULL;
-	*n = 0;
-	if (n_installed == 0)
+	if (u->n == 0)
 		return 0;
 	wsus_buf_init(&j, JSON_MAX);
-	rc = json_ints(&j, installed, n_installed);
+	rc = json_strings(&j, u->uid, u->n, WSUS_GUID_LEN);
 	if (rc == 0)
-		rc = st_prepare(st, SQL_INSTALLED_UPDATES, &s, e);
+		rc = st_prepare(st, SQL_REVMAP, &s, e);
 	if (rc < 0) {
 		wsus_buf_free(&j);
-		return rc;
+		return rc == -E2BIG || rc == -ENOMEM ? err_set(e, rc, "closure too large") : rc;
 	}
 	bind_json(s, 1, &j);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (grow_array((void **)out, &cap, *n + 1, sizeof(**out)) < 0) {
+		const char *uid = (const char *)sqlite3_column_text(s, 1);
+		const char (*hit)[WSUS_GUID_LEN] = uid ? bsearch(uid, u->uid, u->n, sizeof(*u->uid), cmp_uid) : NULL;
+
+		if (hit == NULL)
+			continue;
+		if (grow_array((void **)&c->revmap, &cap, c->n_revmap + 1, sizeof(*c->revmap)) < 0) {
 			rc = -ENOMEM;
 			break;
 		}
-		st_column_copy(s, 0, (*out)[(*n)++], WSUS_GUID_LEN);
+		c->revmap[c->n_revmap].revision_id = sqlite3_column_int64(s, 0);
+		c->revmap[c->n_revmap++].update = (uint32_t)(hit - u->uid);
 	}
 	if (rc == -ENOMEM)
 		err_set(e, rc, "out of memory");
 	else
-		rc = rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "map installed revisions");
+		rc = rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "map prerequisite revisions");
 	st_stmt_done(s);
 	wsus_buf_free(&j);
 	return rc;
 }
 
-static int closure_key(struct storage *st, const struct wsus_buf *groups, const struct wsus_buf *filter,
-		       char **key)
+void storage_client_scan_free(struct storage_client_scan *c)
 {
-	struct wsus_buf k;
-	int rc;
-
-	wsus_buf_init(&k, JSON_MAX);
-	rc = wsus_buf_printf(&k, "%s\n%s\n%s\n%s", st->data_dir, st->server_id, groups->data ? groups->data : "",
-			     filter->data ? filter->data : "");
-	if (rc < 0) {
-		wsus_buf_free(&k);
-		return rc;
-	}
-	*key = wsus_buf_steal(&k, NULL);
-	return *key ? 0 : -ENOMEM;
+	if (c == NULL)
+		return;
+	free(c->revs);
+	free(c->clauses);
+	free(c->members);
+	free(c->need);
+	free(c->revmap);
+	memset(c, 0, sizeof(*c));
 }
 
-static int needed_in_snapshot(struct storage *st, const struct wsus_buf *jg, const struct wsus_buf *jf,
-			      int has_filter, const int64_t *installed, size_t n_installed,
-			      struct storage_client_rev **out, size_t *n, int64_t *anchor, struct err *e)
+static int scan_in_snapshot(struct storage *st, const struct wsus_buf *jg, const struct wsus_buf *jf,
+			    int has_filter, struct storage_client_scan *c, struct err *e)
 {
-	struct closure fresh = { 0 }, *cached;
-	char (*inst)[WSUS_GUID_LEN] = NULL;
-	size_t n_inst = 0;
-	int rc;
+	struct uid_rows u = { 0 };
+	int rc = st_query_int64(st, SQL_ANCHOR_NOW, &c->anchor, e);
 
-	rc = st_query_int64(st, SQL_ANCHOR_NOW, anchor, e);
 	if (rc == 0)
-		rc = installed_updates(st, installed, n_installed, &inst, &n_inst, e);
+		rc = read_closure_revs(st, jg, jf, has_filter, c, e);
 	if (rc == 0)
-		rc = closure_key(st, jg, jf, &fresh.key) < 0 ? err_set(e, -ENOMEM, "out of memory") : 0;
-	if (rc < 0)
-		goto done;
-	pthread_mutex_lock(&closure_lock);
-	cached = closure_find(fresh.key, *anchor);
-	if (cached != NULL)
-		rc = closure_copy(cached, (const char (*)[WSUS_GUID_LEN])inst, n_inst, out, n);
-	pthread_mutex_unlock(&closure_lock);
-	if (cached != NULL)
-		goto done;
-	/* Computed outside the lock: another thread may do the same meanwhile. */
-	fresh.anchor = *anchor;
-	rc = closure_query(st, jg, jf, has_filter, &fresh, e);
-	if (rc < 0)
-		goto done;
-	pthread_mutex_lock(&closure_lock);
-	rc = closure_copy(closure_keep(&fresh), (const char (*)[WSUS_GUID_LEN])inst, n_inst, out, n);
-	pthread_mutex_unlock(&closure_lock);
-done:
-	if (rc == -ENOMEM && e != NULL && e->code == 0)
-		err_set(e, rc, "out of memory");
-	closure_clear(&fresh);
-	free(inst);
+		rc = read_clauses(st, c, &u, e);
+	if (rc == 0)
+		rc = read_revmap(st, c, &u, e);
+	free(u.uid);
 	return rc;
 }
 
-int storage_client_needed(struct storage *st, const struct storage_client_groups *g,
-			  const int64_t *installed, size_t n_installed,
-			  const char (*filter)[WSUS_GUID_LEN], size_t n_filter,
-			  struct storage_client_rev **out, size_t *n_out, int64_t *anchor, struct err *e)
+int storage_client_scan_build(struct storage *st, const struct storage_client_groups *g,
+			      const char (*filter)[WSUS_GUID_LEN], size_t n_filter,
+			      struct storage_client_scan *out, struct err *e)
 {
 	struct wsus_buf jg, jf;
 	int rc, snapshot = 0;
 
-	*out = NULL;
-	*n_out = 0;
+	memset(out, 0, sizeof(*out));
 	wsus_buf_init(&jg, JSON_MAX);
 	wsus_buf_init(&jf, JSON_MAX);
 	rc = json_strings(&jg, g->ids, g->n, WSUS_GUID_LEN);
@@ -941,25 +915,27 @@ int storage_client_needed(struct storage *st, const struct storage_client_groups
 		rc = err_set(e, rc, "client id lists too large");
 		goto done;
 	}
-	/* One read snapshot for the anchor and what it keys. */
+	/* One read snapshot for the anchor and everything it keys. */
 	if (st->tx_depth == 0) {
 		rc = st_exec(st, "BEGIN", e);
 		if (rc < 0)
 			goto done;
 		snapshot = 1;
 	}
-	rc = needed_in_snapshot(st, &jg, &jf, n_filter > 0, installed, n_installed, out, n_out, anchor, e);
+	rc = scan_in_snapshot(st, &jg, &jf, n_filter > 0, out, e);
 	if (snapshot)
 		st_exec(st, "COMMIT", NULL);
 done:
 	wsus_buf_free(&jg);
 	wsus_buf_free(&jf);
-	if (rc < 0) {
-		free(*out);
-		*out = NULL;
-		*n_out = 0;
-	}
+	if (rc < 0)
+		storage_client_scan_free(out);
 	return rc;
+}
+
+int storage_client_anchor(struct storage *st, int64_t *anchor, struct err *e)
+{
+	return st_query_int64(st, SQL_ANCHOR_NOW, anchor, e);
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -1105,6 +1081,91 @@ int storage_client_file_name(struct storage *st, const uint8_t sha1[WSUS_SHA1_LE
 	} else {
 		rc = rc == SQLITE_DONE ? err_set(e, -ENOENT, "file not in the catalogue") :
 			st_sql_err(st, e, rc, "look up file");
+	}
+	st_stmt_done(s);
+	return rc;
+}
+
+/* ?1 RevisionID: its payloads in document order. */
+static const char SQL_CLIENT_FILES[] =
+	"SELECT f.sha1, coalesce(f.file_name, ''), f.is_encrypted FROM revision_file rf"
+	" JOIN file f ON f.sha1 = rf.sha1 WHERE rf.revision_id = ?1 ORDER BY rf.ord";
+
+int storage_client_files(struct storage *st, int64_t revision_id, struct storage_client_file **out, size_t *n,
+			 struct err *e)
+{
+	struct storage_client_file *arr = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t cap = 0, k = 0;
+	int rc = st_prepare(st, SQL_CLIENT_FILES, &s, e);
+
+	*out = NULL;
+	*n = 0;
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, revision_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (grow_array((void **)&arr, &cap, k + 1, sizeof(*arr)) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		memset(&arr[k], 0, sizeof(arr[k]));
+		if (sqlite3_column_bytes(s, 0) == WSUS_SHA1_LEN)
+			memcpy(arr[k].sha1, sqlite3_column_blob(s, 0), WSUS_SHA1_LEN);
+		st_column_copy(s, 1, arr[k].name, sizeof(arr[k].name));
+		arr[k++].encrypted = sqlite3_column_int(s, 2);
+	}
+	if (rc == -ENOMEM)
+		err_set(e, rc, "out of memory");
+	else
+		rc = rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "list files");
+	st_stmt_done(s);
+	if (rc < 0) {
+		free(arr);
+		return rc;
+	}
+	*out = arr;
+	*n = k;
+	return 0;
+}
+
+/*---- Fragments ----*/
+
+static const char SQL_CLIENT_FRAGMENT[] =
+	"SELECT xml FROM fragment WHERE revision_id = ?1 AND type = ?2 AND locale = ?3";
+
+int storage_client_fragment(struct storage *st, int64_t revision_id, enum wsus_fragment_type type,
+			    const char *locale, char **xml, size_t *len, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = st_prepare(st, SQL_CLIENT_FRAGMENT, &s, e);
+
+	*xml = NULL;
+	*len = 0;
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, revision_id);
+	sqlite3_bind_int(s, 2, (int)type);
+	sqlite3_bind_text(s, 3, locale ? locale : "", -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(s, 0);
+		size_t n = (size_t)sqlite3_column_bytes(s, 0);
+
+		*xml = malloc(n + 1);
+		if (*xml == NULL) {
+			rc = err_set(e, -ENOMEM, "out of memory");
+		} else {
+			if (n)
+				memcpy(*xml, p, n);
+			(*xml)[n] = '\0';
+			*len = n;
+			rc = 0;
+		}
+	} else {
+		rc = rc == SQLITE_DONE ? err_set(e, -ENOENT, "revision %lld has no %s fragment",
+						 (long long)revision_id, wsus_fragment_type_name(type)) :
+			st_sql_err(st, e, rc, "read fragment");
 	}
 	st_stmt_done(s);
 	return rc;

@@ -905,10 +905,42 @@ static const char SQL_REV_FILES[] =
 	" FROM revision_file rf JOIN file f ON f.sha1 = rf.sha1"
 	" WHERE rf.revision_id = " TARGET_REVISION " ORDER BY rf.ord";
 
-/* The row's text stays owned by SQLite and is valid during the callback only. */
-static void fill_file(sqlite3_stmt *s, struct wsus_file *f)
+/* One row of SQL_REV_FILES, copied out of SQLite (so that the cached
+ * statement is reset before any callback runs, design note 7 of storage.c). */
+struct file_row {
+	struct wsus_file f;
+	int present;
+};
+
+static char *dup_column(sqlite3_stmt *s, int col, int *failed)
 {
-	memset(f, 0, sizeof(*f));
+	const char *t = (const char *)sqlite3_column_text(s, col);
+	char *d;
+
+	if (t == NULL)
+		return NULL;
+	d = strdup(t);
+	if (d == NULL)
+		*failed = 1;
+	return d;
+}
+
+static void file_row_clear(struct file_row *r)
+{
+	free(r->f.file_name);
+	free(r->f.patching_type);
+	free(r->f.modified);
+	free(r->f.mu_url);
+	free(r->f.language);
+}
+
+static int fill_file(sqlite3_stmt *s, struct file_row *r)
+{
+	struct wsus_file *f = &r->f;
+	const char *state = (const char *)sqlite3_column_text(s, 8);
+	int failed = 0;
+
+	memset(r, 0, sizeof(*r));
 	if (sqlite3_column_bytes(s, 0) == WSUS_SHA1_LEN)
 		memcpy(f->sha1, sqlite3_column_blob(s, 0), WSUS_SHA1_LEN);
 	if (sqlite3_column_bytes(s, 1) == WSUS_SHA256_LEN) {
@@ -916,13 +948,51 @@ static void fill_file(sqlite3_stmt *s, struct wsus_file *f)
 		f->has_sha256 = 1;
 	}
 	f->size = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 2);
-	f->file_name = (char *)sqlite3_column_text(s, 3);
-	f->patching_type = (char *)sqlite3_column_text(s, 4);
-	f->modified = (char *)sqlite3_column_text(s, 5);
+	f->file_name = dup_column(s, 3, &failed);
+	f->patching_type = dup_column(s, 4, &failed);
+	f->modified = dup_column(s, 5, &failed);
 	f->is_encrypted = sqlite3_column_int(s, 6);
-	f->mu_url = (char *)sqlite3_column_text(s, 7);
+	f->mu_url = dup_column(s, 7, &failed);
 	f->is_eula = sqlite3_column_int(s, 9);
-	f->language = (char *)sqlite3_column_text(s, 10);
+	f->language = dup_column(s, 10, &failed);
+	r->present = state != NULL && strcmp(state, "present") == 0;
+	return failed ? -ENOMEM : 0;
+}
+
+static int read_file_rows(struct storage *st, const char *uid, int revision, struct file_row **out, size_t *n,
+			  struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	size_t cap = 0;
+	int rc = st_prepare(st, SQL_REV_FILES, &s, e);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 2, revision);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct file_row *p = realloc(*out, ncap * sizeof(*p));
+
+			if (p == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			*out = p;
+			cap = ncap;
+		}
+		if (fill_file(s, &(*out)[(*n)++]) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	if (rc == -ENOMEM)
+		err_set(e, rc, "out of memory");
+	else
+		rc = rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "list files");
+	st_stmt_done(s);
+	return rc;
 }
 
 int storage_revision_files(struct storage *st, const char *update_id, int revision,
@@ -930,32 +1000,20 @@ int storage_revision_files(struct storage *st, const char *update_id, int revisi
 			   void *ctx, struct err *e)
 {
 	char uid[WSUS_GUID_LEN];
-	struct wsus_file f;
-	sqlite3_stmt *s = NULL;
+	struct file_row *rows = NULL;
+	size_t n = 0;
 	int rc;
 
 	if (check_guid(update_id, uid, "UpdateID", e) < 0)
 		return -EINVAL;
 	rc = revision_exists(st, uid, revision, e);
-	if (rc < 0)
-		return rc;
-	rc = sqlite3_prepare_v2(st->db, SQL_REV_FILES, -1, &s, NULL);
-	if (rc != SQLITE_OK)
-		return st_sql_err(st, e, rc, "list files");
-	sqlite3_bind_text(s, 1, uid, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(s, 2, revision);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int r, present = strcmp((const char *)sqlite3_column_text(s, 8), "present") == 0;
-
-		fill_file(s, &f);
-		r = fn(&f, present, ctx);
-		if (r != 0) {
-			sqlite3_finalize(s);
-			return r;
-		}
-	}
-	rc = rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "list files");
-	sqlite3_finalize(s);
+	if (rc == 0)
+		rc = read_file_rows(st, uid, revision, &rows, &n, e);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = fn(&rows[i].f, rows[i].present, ctx);
+	for (size_t i = 0; i < n; i++)
+		file_row_clear(&rows[i]);
+	free(rows);
 	return rc;
 }
 

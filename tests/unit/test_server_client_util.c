@@ -164,6 +164,7 @@ void tsrv_open(struct tsrv *t, const struct tcat *c)
 
 void tsrv_close(struct tsrv *t)
 {
+	server_scan_cache_free(&t->srv);
 	storage_close(t->st);
 	config_free(t->cfg);
 	rmtree(t->dir);
