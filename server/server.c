@@ -30,7 +30,8 @@
  *     idleness, srv_max_per_address connections per client address (MHD
  *     closes the ones past it at once; a site behind NAT needs it raised).
  * (6) A SOAP answer (200) is sent Xpress-encoded when Accept-Encoding lists
- *     xpress (MS-WUSP 2.1), else gzip-encoded when it lists gzip; faults and
+ *     xpress (MS-WUSP 2.1), else gzip-encoded when it lists gzip; faults,
+ *     answers under SERVER_ENCODE_MIN (a few hundred bytes: nothing to gain) and
  *     /Content are always sent as they are.
  * (7) Admission control (server_queue.c): the MHD threads only read and
  *     write; a SOAP request, once its body is read and the cheap checks
@@ -71,6 +72,7 @@
  * wait for 100-continue still reads its 413) up to this much; past it the
  * connection is closed. */
 #define SERVER_DRAIN_MAX     (64ull * 1024 * 1024)
+#define SERVER_ENCODE_MIN    300          /* an envelope round one empty element: sent as it is */
 
 struct server_impl;
 
@@ -394,7 +396,7 @@ static const char *encode_body(const char *coding, struct wsus_buf *body)
 	struct wsus_buf enc;
 	int rc;
 
-	if (coding == NULL || body->len == 0)
+	if (coding == NULL || body->len < SERVER_ENCODE_MIN)
 		return NULL;
 	wsus_buf_init(&enc, body->len + body->len / 4 + 4096);
 	rc = strcmp(coding, "xpress") == 0 ? protocol_xpress_encode(body->data, body->len, &enc)

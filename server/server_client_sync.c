@@ -135,8 +135,11 @@ struct sync {
 	char score_os[64];
 	/* results */
 	const struct server_scan *full, *scan;  /* scan == full without a filter */
-	uint32_t *inst_full, *inst_scan;        /* the installed ids as update numbers of each */
-	size_t n_inst_full, n_inst_scan;
+	uint64_t *inst_full, *inst_scan;        /* the installed ids as update-number sets of each */
+	int32_t *cidx;              /* per cached id: its index in scan, -1 when not in the closure */
+	uint8_t *cpick;             /* per cached id: 1 when it is a NeededRevision of this mode */
+	uint32_t *cin;              /* the cached indices of scan, ascending */
+	size_t n_cin;
 	struct pick {
 		const struct storage_client_rev *r;
 		size_t idx;                 /* r's index in scan */
@@ -171,6 +174,9 @@ static void sync_free(struct sync *s)
 	server_scan_put(s->full);
 	free(s->inst_full);
 	free(s->inst_scan);
+	free(s->cidx);
+	free(s->cpick);
+	free(s->cin);
 	free(s->picks);
 	free(s->flipped);
 	free(s->rows);
@@ -406,10 +412,10 @@ static int read_sync_params(struct sync *s, const struct protocol_node *op, stru
 /*---- Selection ----*/
 
 /* Revision i of state sc is offered in software mode: not a driver, and its
- * prerequisites are installed (inst: the client's update numbers in sc). */
-static int soft_pick(const struct server_scan *sc, const uint32_t *inst, size_t n_inst, size_t i)
+ * prerequisites are installed (inst: the client's installed update set in sc). */
+static int soft_pick(const struct server_scan *sc, const uint64_t *inst, size_t i)
 {
-	return server_scan_rev(sc, i)->type != WSUS_UT_DRIVER && server_scan_met(sc, i, inst, n_inst);
+	return server_scan_rev(sc, i)->type != WSUS_UT_DRIVER && server_scan_met(sc, i, inst);
 }
 
 static struct pick *find_pick(const struct sync *s, int64_t id)
@@ -428,21 +434,31 @@ static struct pick *find_pick(const struct sync *s, int64_t id)
 	return NULL;
 }
 
-/* The NeededRevision of this mode with RevisionID id, or NULL. Software
- * mode decides on the spot (into tmp); the driver modes look in picks. */
-static const struct pick *pick_of(const struct sync *s, int64_t id, struct pick *tmp)
+/* The NeededRevision of the i-th cached id, or NULL (software mode: made
+ * in tmp; the driver modes: from picks). */
+static const struct pick *cached_pick(const struct sync *s, size_t i, struct pick *tmp)
 {
-	ptrdiff_t i;
-
-	if (s->mode != MODE_SOFTWARE)
-		return find_pick(s, id);
-	i = server_scan_find(s->scan, id);
-	if (i < 0 || !soft_pick(s->scan, s->inst_scan, s->n_inst_scan, (size_t)i))
+	if (!s->cpick[i])
 		return NULL;
+	if (s->mode != MODE_SOFTWARE)
+		return find_pick(s, s->cached.v[i]);
 	memset(tmp, 0, sizeof(*tmp));
-	tmp->r = server_scan_rev(s->scan, (size_t)i);
-	tmp->idx = (size_t)i;
+	tmp->idx = (size_t)s->cidx[i];
+	tmp->r = server_scan_rev(s->scan, tmp->idx);
 	return tmp;
+}
+
+/* Index i of scan is among the client's cached ids. Asked in NewUpdates
+ * order, whose runs (non-leaf, bundles, the rest) each ascend: *pos walks
+ * cin forward within a run and starts over when i goes down. */
+static int scan_cached(const struct sync *s, size_t i, size_t *prev, size_t *pos)
+{
+	if (i < *prev)
+		*pos = 0;
+	*prev = i;
+	while (*pos < s->n_cin && s->cin[*pos] < i)
+		(*pos)++;
+	return *pos < s->n_cin && s->cin[*pos] == i;
 }
 
 /* The same from the unfiltered closure (the split OutOfScope lists). */
@@ -450,7 +466,35 @@ static int picked_full(const struct sync *s, int64_t id)
 {
 	ptrdiff_t i = server_scan_find(s->full, id);
 
-	return i >= 0 && soft_pick(s->full, s->inst_full, s->n_inst_full, (size_t)i);
+	return i >= 0 && soft_pick(s->full, s->inst_full, (size_t)i);
+}
+
+/* Where each cached id is in scan and whether it is needed: one merge of
+ * two sorted lists, kept for the three parts of the answer. */
+static int classify_cached(struct sync *s)
+{
+	const struct storage_client_rev *revs = server_scan_revs(s->scan);
+	size_t n = server_scan_count(s->scan), j = 0, m = s->cached.n ? s->cached.n : 1;
+
+	s->cidx = malloc(m * sizeof(*s->cidx));
+	s->cpick = malloc(m * sizeof(*s->cpick));
+	s->cin = malloc(m * sizeof(*s->cin));
+	if (s->cidx == NULL || s->cpick == NULL || s->cin == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->cached.n; i++) {
+		int64_t id = s->cached.v[i];
+
+		while (j < n && revs[j].revision_id < id)
+			j++;
+		s->cidx[i] = -1;
+		s->cpick[i] = 0;
+		if (j == n || revs[j].revision_id != id)
+			continue;
+		s->cidx[i] = (int32_t)j;
+		s->cin[s->n_cin++] = (uint32_t)j;
+		s->cpick[i] = s->mode == MODE_SOFTWARE ? soft_pick(s->scan, s->inst_scan, j) : find_pick(s, id) != NULL;
+	}
+	return 0;
 }
 
 /* The driver-table ranking of 3.1.5.7, as a key: lower is better. */
@@ -641,7 +685,7 @@ static int select_drivers(struct sync *s, struct server_fault *f)
 	for (size_t i = 0; i < n_scan; i++) {
 		const struct storage_client_rev *r = server_scan_rev(s->scan, i);
 
-		if (r->type != WSUS_UT_DRIVER || !server_scan_met(s->scan, i, s->inst_scan, s->n_inst_scan))
+		if (r->type != WSUS_UT_DRIVER || !server_scan_met(s->scan, i, s->inst_scan))
 			continue;
 		cand[n_ids].r = r;
 		cand[n_ids].idx = i;
@@ -699,35 +743,36 @@ static int leaf_flipped(const struct sync *s, int64_t id)
 static int leaf_flips(struct sync *s, struct server_fault *f)
 {
 	int64_t *ids;
-	int *was;
+	int *was, *leafs;
 	size_t n = 0;
 	struct err e = { 0 };
-	struct pick tmp;
 	int rc;
 
 	if (s->c.aux >= s->anchor || s->cached.n == 0)
 		return 0;
 	ids = malloc(s->cached.n * sizeof(*ids));
 	was = malloc(s->cached.n * sizeof(*was));
-	if (ids == NULL || was == NULL) {
+	leafs = malloc(s->cached.n * sizeof(*leafs));
+	if (ids == NULL || was == NULL || leafs == NULL) {
 		free(ids);
 		free(was);
+		free(leafs);
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < s->cached.n; i++)   /* sorted: so is ids */
-		if (pick_of(s, s->cached.v[i], &tmp) != NULL)
+		if (s->cpick[i]) {
+			leafs[n] = server_scan_rev(s->scan, (size_t)s->cidx[i])->is_leaf;
 			ids[n++] = s->cached.v[i];
+		}
 	rc = storage_client_leaf_at(s->req->st, ids, n, s->c.aux, was, &e);
 	if (rc < 0)
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		const struct pick *p = pick_of(s, ids[i], &tmp);
-
-		if (was[i] != p->r->is_leaf)
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (was[i] != leafs[i])
 			ids[s->n_flipped++] = ids[i];
-	}
 	free(was);
+	free(leafs);
 	if (rc == 0 && s->n_flipped > 0)
 		s->flipped = ids;
 	else
@@ -735,12 +780,14 @@ static int leaf_flips(struct sync *s, struct server_fault *f)
 	return rc;
 }
 
-static int installed_in(const struct server_scan *sc, const struct sync *s, uint32_t **out, size_t *n)
+static int installed_in(const struct server_scan *sc, const struct sync *s, uint64_t **out)
 {
-	*out = malloc((s->n_installed ? s->n_installed : 1) * sizeof(**out));
+	size_t words = server_scan_words(sc);
+
+	*out = malloc((words ? words : 1) * sizeof(**out));
 	if (*out == NULL)
 		return -ENOMEM;
-	*n = server_scan_installed(sc, s->installed, s->n_installed, *out);
+	server_scan_installed(sc, s->installed, s->n_installed, *out);
 	return 0;
 }
 
@@ -765,15 +812,17 @@ static int compute(struct sync *s, struct server_fault *f)
 	s->anchor = server_scan_anchor(s->full);
 	if (server_scan_anchor(s->scan) < s->anchor)
 		s->anchor = server_scan_anchor(s->scan);
-	rc = installed_in(s->full, s, &s->inst_full, &s->n_inst_full);
+	rc = installed_in(s->full, s, &s->inst_full);
 	if (rc == 0)
-		rc = installed_in(s->scan, s, &s->inst_scan, &s->n_inst_scan);
+		rc = installed_in(s->scan, s, &s->inst_scan);
 	if (rc < 0) {
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
 		return rc;
 	}
 	if (s->mode != MODE_SOFTWARE)
 		rc = select_drivers(s, f);
+	if (rc == 0 && classify_cached(s) < 0)
+		rc = server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
 	if (rc == 0)
 		rc = leaf_flips(s, f);
 	return rc;
@@ -823,14 +872,14 @@ static int put_update_info(struct sync *s, struct wsus_buf *out, const struct pi
 /* Software mode: the closure in NewUpdates order, what the client lacks. */
 static int put_new_software(struct sync *s, struct wsus_buf *out, int *truncated)
 {
-	size_t n = server_scan_count(s->scan), sent = 0;
+	size_t n = server_scan_count(s->scan), sent = 0, prev = 0, pos = 0;
 	int rc = 0;
 
 	for (size_t k = 0; k < n && rc == 0; k++) {
 		size_t i = server_scan_order(s->scan, k);
 		struct pick p = { .r = server_scan_rev(s->scan, i), .idx = i };
 
-		if (set_has(&s->cached, p.r->revision_id) || !soft_pick(s->scan, s->inst_scan, s->n_inst_scan, i))
+		if (scan_cached(s, i, &prev, &pos) || !soft_pick(s->scan, s->inst_scan, i))
 			continue;
 		if (sent == SYNC_PAGE) {
 			*truncated = 1;
@@ -890,12 +939,11 @@ static int put_list_int(struct wsus_buf *out, const char *name, int *open, int64
 static int put_out_of_scope(struct sync *s, struct wsus_buf *out, int split, struct wsus_buf *deployed)
 {
 	int rc = 0, open = 0;
-	struct pick tmp;
 
 	for (size_t i = 0; i < s->cached.n && rc == 0; i++) {
 		int64_t id = s->cached.v[i];
 
-		if (pick_of(s, id, &tmp) != NULL)
+		if (s->cpick[i])
 			continue;
 		if (split && picked_full(s, id))
 			rc = wsus_buf_printf(deployed, "<int>%lld</int>", (long long)id);
@@ -913,7 +961,7 @@ static int put_changed(struct sync *s, struct wsus_buf *out)
 	struct pick tmp;
 
 	for (size_t i = 0; i < s->cached.n && rc == 0; i++) {
-		const struct pick *p = pick_of(s, s->cached.v[i], &tmp);
+		const struct pick *p = cached_pick(s, i, &tmp);
 
 		if (p == NULL || (p->r->change_anchor <= s->c.aux && !leaf_flipped(s, p->r->revision_id)))
 			continue;

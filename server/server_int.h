@@ -269,17 +269,21 @@ int64_t server_scan_anchor(const struct server_scan *s);
 size_t server_scan_count(const struct server_scan *s);
 /* Revision i (0 .. count-1, by RevisionID). */
 const struct storage_client_rev *server_scan_rev(const struct server_scan *s, size_t i);
+/* All of them (count entries, by RevisionID). */
+const struct storage_client_rev *server_scan_revs(const struct server_scan *s);
 /* The k-th revision in NewUpdates order (non-leaf, bundles, others). */
 size_t server_scan_order(const struct server_scan *s, size_t k);
 int server_scan_has_driver(const struct server_scan *s);
 /* The index of a revision, -1 when it is not in the closure. */
 ptrdiff_t server_scan_find(const struct server_scan *s, int64_t revision_id);
 ptrdiff_t server_scan_find_identity(const struct server_scan *s, const char *uid, int revision);
-/* The update numbers of installed RevisionIDs (out: n entries), sorted and
- * unique; returns how many. Ids the state has no use for are left out. */
-size_t server_scan_installed(const struct server_scan *s, const int64_t *ids, size_t n, uint32_t *out);
+/* The installed RevisionIDs as a set of the state's update numbers: bits
+ * has server_scan_words(s) words (a few: one bit per update that some
+ * prerequisite names). Ids the state has no use for are left out. */
+size_t server_scan_words(const struct server_scan *s);
+void server_scan_installed(const struct server_scan *s, const int64_t *ids, size_t n, uint64_t *bits);
 /* 1 when every prerequisite clause of revision i names an installed update. */
-int server_scan_met(const struct server_scan *s, size_t i, const uint32_t *inst, size_t n_inst);
+int server_scan_met(const struct server_scan *s, size_t i, const uint64_t *bits);
 /* Append revision i's fragment (escaped as <Xml> character data) to out;
  * *present = 0 (nothing appended) when the revision has none. */
 int server_scan_fragment(struct server_req *req, const struct server_scan *s, size_t i,

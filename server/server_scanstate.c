@@ -379,6 +379,11 @@ const struct storage_client_rev *server_scan_rev(const struct server_scan *s, si
 	return &s->c.revs[i];
 }
 
+const struct storage_client_rev *server_scan_revs(const struct server_scan *s)
+{
+	return s->c.revs;
+}
+
 size_t server_scan_order(const struct server_scan *s, size_t k)
 {
 	return s->order[k];
@@ -426,17 +431,14 @@ ptrdiff_t server_scan_find_identity(const struct server_scan *s, const char *uid
 	return -1;
 }
 
-static int cmp_u32(const void *a, const void *b)
+size_t server_scan_words(const struct server_scan *s)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
+	return (s->c.n_updates + 63) / 64;
 }
 
-size_t server_scan_installed(const struct server_scan *s, const int64_t *ids, size_t n, uint32_t *out)
+void server_scan_installed(const struct server_scan *s, const int64_t *ids, size_t n, uint64_t *bits)
 {
-	size_t k = 0, u = 0;
-
+	memset(bits, 0, server_scan_words(s) * sizeof(*bits));
 	for (size_t i = 0; i < n; i++) {
 		size_t lo = 0, hi = s->c.n_revmap;
 
@@ -445,7 +447,9 @@ size_t server_scan_installed(const struct server_scan *s, const int64_t *ids, si
 			int64_t v = s->c.revmap[mid].revision_id;
 
 			if (v == ids[i]) {
-				out[k++] = s->c.revmap[mid].update;
+				uint32_t u = s->c.revmap[mid].update;
+
+				bits[u / 64] |= UINT64_C(1) << (u % 64);
 				break;
 			}
 			if (v < ids[i])
@@ -454,37 +458,18 @@ size_t server_scan_installed(const struct server_scan *s, const int64_t *ids, si
 				hi = mid;
 		}
 	}
-	qsort(out, k, sizeof(*out), cmp_u32);
-	for (size_t i = 0; i < k; i++)
-		if (u == 0 || out[u - 1] != out[i])
-			out[u++] = out[i];
-	return u;
 }
 
-static int has_u32(const uint32_t *v, size_t n, uint32_t x)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (v[mid] == x)
-			return 1;
-		if (v[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
-int server_scan_met(const struct server_scan *s, size_t i, const uint32_t *inst, size_t n_inst)
+int server_scan_met(const struct server_scan *s, size_t i, const uint64_t *bits)
 {
 	for (uint32_t k = s->c.clauses[i]; k < s->c.clauses[i + 1]; k++) {
 		int met = 0;
 
-		for (uint32_t m = s->c.members[k]; m < s->c.members[k + 1] && !met; m++)
-			met = has_u32(inst, n_inst, s->c.need[m]);
+		for (uint32_t m = s->c.members[k]; m < s->c.members[k + 1] && !met; m++) {
+			uint32_t u = s->c.need[m];
+
+			met = (bits[u / 64] >> (u % 64)) & 1;
+		}
 		if (!met)
 			return 0;
 	}

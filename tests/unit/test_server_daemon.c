@@ -28,13 +28,24 @@
 
 /*---- The service table of this binary ----*/
 
+/* The Pad makes the answer large enough to be compressed when asked
+ * (server.c sends tiny answers as they are). */
 static int op_echo(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
 		   struct server_fault *f)
 {
 	(void)msg;
 	(void)f;
 	return wsus_buf_printf(out, "<EchoResponse xmlns=\"urn:test\"><Peer>%s</Peer>"
-			       "<Cert>%s</Cert></EchoResponse>", req->peer, req->client_fp);
+			       "<Cert>%s</Cert><Pad>%01500d</Pad></EchoResponse>", req->peer, req->client_fp, 7);
+}
+
+static int op_small(struct server_req *req, struct protocol_req_msg *msg, struct wsus_buf *out,
+		    struct server_fault *f)
+{
+	(void)req;
+	(void)msg;
+	(void)f;
+	return wsus_buf_appends(out, "<SmallResponse xmlns=\"urn:test\"/>");
 }
 
 /* Echo is open; Rollup is downstream_only (gated per operation on a shared
@@ -42,17 +53,22 @@ static int op_echo(struct server_req *req, struct protocol_req_msg *msg, struct 
 static const struct server_op echo_ops[] = {
 	{ "Echo", "urn:test/Echo", op_echo, 0, NULL },
 	{ "Rollup", "urn:test/Rollup", op_echo, 1, NULL },
+	{ "Small", "urn:test/Small", op_small, 0, NULL },
 };
 static const char *const down_paths[] = { "/Test/Down.asmx", NULL };
 static const char *const open_paths[] = { "/Test/Open.asmx", "/Test/Alias.asmx", NULL };
-static const struct server_service down_service = { down_paths, echo_ops, 2, 1 };
-static const struct server_service open_service = { open_paths, echo_ops, 2, 0 };
+static const struct server_service down_service = { down_paths, echo_ops, 3, 1 };
+static const struct server_service open_service = { open_paths, echo_ops, 3, 0 };
 const struct server_service *const server_services[] = { &down_service, &open_service, NULL };
 
 static const char echo_envelope[] =
 	"<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope "
 	"xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>"
 	"<Echo xmlns=\"urn:test\"/></soap:Body></soap:Envelope>";
+static const char small_envelope[] =
+	"<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope "
+	"xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>"
+	"<Small xmlns=\"urn:test\"/></soap:Body></soap:Envelope>";
 static const char rollup_envelope[] =
 	"<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope "
 	"xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>"
@@ -450,6 +466,11 @@ static void test_xpress_response(void **state)
 	assert_memory_equal(r.body, plain.body, plain.len);
 	post_encoded(f, echo_envelope, "identity", NULL, &r);
 	assert_string_equal(r.encoding, "");
+	/* a tiny answer (under 300 bytes) goes out as it is, asked or not */
+	post_encoded(f, small_envelope, "xpress, gzip", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.encoding, "");
+	assert_non_null(strstr(r.body, "SmallResponse"));
 }
 
 /* 6.2 gzip (and not xpress) gets a gzip body that curl inflates to the same
