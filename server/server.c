@@ -412,6 +412,32 @@ static const char *encode_body(const char *coding, struct wsus_buf *body)
 	return coding;
 }
 
+/* Encode a 200 answer as asked, or take it whole from the memo its handler
+ * named (server_scanstate.c design note 5), keeping what was encoded. */
+static const char *encode_answer(struct server_req *req, int *status, struct wsus_buf *body)
+{
+	const char *asked = server_accept_encoding(req->accept_encoding), *coding = NULL, *data;
+	size_t len;
+
+	if (*status == 200 && req->memo_hit != NULL &&
+	    server_scan_memo_get(req->memo_state, req->memo_key, &data, &len, &coding) != NULL) {
+		wsus_buf_free(body);
+		if (wsus_buf_append(body, data, len) < 0) {
+			wsus_buf_free(body);   /* out of memory: an empty 500 */
+			*status = 500;
+			coding = NULL;
+		}
+	} else if (*status == 200) {
+		coding = encode_body(asked, body);
+		if (req->memo_state != NULL)
+			server_scan_memo_put(req->memo_state, req->memo_key, coding, body->data, body->len);
+	}
+	server_scan_put(req->memo_state);
+	req->memo_state = NULL;
+	req->memo_hit = NULL;
+	return coding;
+}
+
 /* The worker's half of a SOAP request: run the operation, encode the
  * answer, make the MHD response (NULL when even that fails). */
 static struct MHD_Response *soap_answer(struct server_req *req, const struct server_service *svc,
@@ -430,11 +456,11 @@ static struct MHD_Response *soap_answer(struct server_req *req, const struct ser
 		*status = MHD_HTTP_SERVICE_UNAVAILABLE;
 		return busy_response(req->srv->cfg);
 	}
+	req->memo_ok = 1;
 	server_soap_dispatch(req, svc, &resp);
 	st_give(req->srv, req->st);
 	req->st = NULL;
-	if (resp.status == 200)
-		coding = encode_body(server_accept_encoding(req->accept_encoding), &resp.body);
+	coding = encode_answer(req, &resp.status, &resp.body);
 	body = wsus_buf_steal(&resp.body, &len);
 	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {

@@ -1067,6 +1067,35 @@ static int put_revision(struct server_req *req, struct wsus_buf *out, const stru
 	return rc;
 }
 
+/* Name the answer for the memo (server_scanstate.c design note 5): it is a
+ * function of the state, the ids, the types and locales asked for, the SOAP
+ * version and the coding. 1 when the whole answer is already kept. */
+static int memo_name(struct server_req *req, const struct server_scan *s, const char *op, int version,
+		     const int64_t *ids, size_t n_ids, const struct info_req *q)
+{
+	const char *asked = server_accept_encoding(req->accept_encoding), *data, *coding;
+	struct wsus_buf k;
+	size_t len;
+	int rc;
+
+	if (!req->memo_ok)
+		return 0;
+	wsus_buf_init(&k, 64u * 1024);
+	rc = wsus_buf_printf(&k, "%s|%d|%s|%d%d%d%d|", op, version, asked ? asked : "-", q->want[0], q->want[1],
+			     q->want[2], q->want[3]);
+	for (size_t i = 0; i < q->n_locales && rc == 0; i++)
+		rc = wsus_buf_printf(&k, "%s,", q->locales[i]);
+	for (size_t i = 0; i < n_ids && rc == 0; i++)
+		rc = wsus_buf_printf(&k, "|%lld", (long long)ids[i]);
+	if (rc == 0) {
+		wsus_sha1(k.data, k.len, req->memo_key);
+		req->memo_state = server_scan_ref(s);
+		req->memo_hit = server_scan_memo_get(s, req->memo_key, &data, &len, &coding);
+	}
+	wsus_buf_free(&k);
+	return req->memo_hit != NULL;
+}
+
 static int op_get_extended_update_info(struct server_req *req, struct protocol_req_msg *msg,
 				       struct wsus_buf *out, struct server_fault *f)
 {
@@ -1090,7 +1119,7 @@ static int op_get_extended_update_info(struct server_req *req, struct protocol_r
 		rc = read_info_req(msg->op, &q, f);
 	if (rc == 0)
 		rc = scope_load(req, &c, &s, f);
-	if (rc < 0)
+	if (rc < 0 || memo_name(req, s, "GetExtendedUpdateInfo", (int)msg->version, ids, n_ids, &q))
 		goto done;
 	rc = wsus_buf_printf(out, "<GetExtendedUpdateInfoResponse xmlns=\"%s\"><GetExtendedUpdateInfoResult>"
 			     "<Updates>", PROTOCOL_NS_CLIENT);

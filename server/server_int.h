@@ -30,6 +30,8 @@
 struct server_report;
 struct server_limit;
 struct server_scan_cache;
+struct server_scan;
+struct server_scan_memo;
 
 struct server {
 	const struct wsus_config *cfg;
@@ -66,6 +68,15 @@ struct server_req {
 	char        client_fp[65];     /* SHA-256 of the client certificate, "" if none */
 	int         tls;               /* arrived over HTTPS */
 	struct storage *st;            /* this request's storage handle */
+	/* memo_ok: the caller (server.c) takes care of memoised answers. Then a
+	 * handler whose answer may be memoised sets the state (a reference the
+	 * caller releases) and the key (server_scan_memo_get); memo_hit when the
+	 * whole encoded answer is already kept (the handler's output is then
+	 * dropped), else the caller keeps what it sends. */
+	int         memo_ok;
+	const struct server_scan *memo_state;
+	uint8_t     memo_key[WSUS_SHA1_LEN];
+	const struct server_scan_memo *memo_hit;
 	int64_t     deadline_ms;       /* wsus_now_ms() past which reading the request should
 					  give up ([server] parse_budget_ms), 0 = none */
 };
@@ -263,6 +274,8 @@ int server_scan_get(struct server_req *req, const struct storage_client_groups *
 		    const char (*filter)[WSUS_GUID_LEN], size_t n_filter, const struct server_scan **out,
 		    struct server_fault *f);
 void server_scan_put(const struct server_scan *s);
+/* Another reference to s. */
+const struct server_scan *server_scan_ref(const struct server_scan *s);
 /* Free the states of srv (server_stop; tests). */
 void server_scan_cache_free(struct server *srv);
 int64_t server_scan_anchor(const struct server_scan *s);
@@ -291,6 +304,16 @@ int server_scan_fragment(struct server_req *req, const struct server_scan *s, si
 /* Revision i's payloads. */
 int server_scan_files(struct server_req *req, const struct server_scan *s, size_t i,
 		      const struct server_scan_files **out);
+/* Whole answers kept in a state, by a SHA-1 of what the answer is a
+ * function of besides the state (the caller's choice; it must include the
+ * coding asked for). get: the kept bytes (valid while s is referenced) and
+ * the coding they are in (NULL: none), or NULL when none is kept. put keeps
+ * a copy (silently not, past the state's budget). */
+struct server_scan_memo;
+const struct server_scan_memo *server_scan_memo_get(const struct server_scan *s, const uint8_t key[WSUS_SHA1_LEN],
+						    const char **data, size_t *len, const char **coding);
+void server_scan_memo_put(const struct server_scan *s, const uint8_t key[WSUS_SHA1_LEN], const char *coding,
+			  const char *data, size_t len);
 
 /* server_client_sync.c: the SyncUpdates and SyncPrinterCatalog operations
  * and the limits of their requests (id lists up to the SYNC_MAX_* caps). */

@@ -33,6 +33,13 @@
  *     revision's list head; two threads filling the same entry both succeed
  *     and the loser's copy is freed. Entries per revision are bounded
  *     (SCAN_BLOCKS_PER_REV); past that a fragment is read for the one request.
+ * (5) An answer that is a pure function of a state and of the request's
+ *     semantic inputs (GetExtendedUpdateInfo: the ids, fragment types,
+ *     locales, SOAP version and the coding asked for; never the cookie) is
+ *     kept whole, encoded, in that state: clients of one group fetching the
+ *     same batches get the bytes without rebuilding or recompressing them.
+ *     It dies with the state, so an answer never outlives its anchor. At most
+ *     SCAN_MEMO_BYTES per state; past that nothing more is kept.
  */
 #include "server_int.h"
 
@@ -44,6 +51,7 @@
 #define SCAN_SLOTS          16    /* group/filter sets kept */
 #define SCAN_BLOCKS_PER_REV 8     /* cached fragments per revision (types x locales) */
 #define SCAN_LOCALE_MAX     24
+#define SCAN_MEMO_BYTES     (32u * 1024 * 1024)   /* memoised answers per state */
 
 /* One stored fragment of a revision, escaped as <Xml> character data. */
 struct server_scan_block {
@@ -61,8 +69,19 @@ struct scan_rev_cache {
 	_Atomic(struct server_scan_files *) files;
 };
 
+/* A whole encoded answer (design note 5). */
+struct server_scan_memo {
+	struct server_scan_memo *next;
+	uint8_t key[WSUS_SHA1_LEN];
+	const char *coding;           /* static string, NULL for none */
+	size_t len;
+	char data[];
+};
+
 struct server_scan {
 	atomic_int refs;
+	_Atomic(struct server_scan_memo *) memo;
+	atomic_size_t memo_bytes;
 	struct storage_client_scan c;
 	uint32_t *order;              /* NewUpdates order: indices of c.revs */
 	uint32_t *by_uid;             /* indices of c.revs by UpdateID */
@@ -143,6 +162,10 @@ static void scan_free(struct server_scan *s)
 		}
 		free(atomic_load(&s->cache[i].files));
 	}
+	for (struct server_scan_memo *m = atomic_load(&s->memo), *next; m != NULL; m = next) {
+		next = m->next;
+		free(m);
+	}
 	free(s->cache);
 	free(s->order);
 	free(s->by_uid);
@@ -188,6 +211,11 @@ static struct server_scan *scan_ref(struct server_scan *s)
 {
 	atomic_fetch_add(&s->refs, 1);
 	return s;
+}
+
+const struct server_scan *server_scan_ref(const struct server_scan *s)
+{
+	return scan_ref((struct server_scan *)s);
 }
 
 /*---- The cache ----*/
@@ -598,4 +626,50 @@ int server_scan_files(struct server_req *req, const struct server_scan *cs, size
 	}
 	*out = fl;
 	return 0;
+}
+
+/*---- Memoised answers (design note 5) ----*/
+
+const struct server_scan_memo *server_scan_memo_get(const struct server_scan *s, const uint8_t key[WSUS_SHA1_LEN],
+						    const char **data, size_t *len, const char **coding)
+{
+	for (struct server_scan_memo *m = atomic_load(&((struct server_scan *)s)->memo); m != NULL; m = m->next)
+		if (memcmp(m->key, key, WSUS_SHA1_LEN) == 0) {
+			*data = m->data;
+			*len = m->len;
+			*coding = m->coding;
+			return m;
+		}
+	return NULL;
+}
+
+void server_scan_memo_put(const struct server_scan *cs, const uint8_t key[WSUS_SHA1_LEN], const char *coding,
+			  const char *data, size_t len)
+{
+	struct server_scan *s = (struct server_scan *)cs;
+	struct server_scan_memo *m, *head;
+	const char *d;
+	size_t l;
+	const char *c;
+
+	if (server_scan_memo_get(s, key, &d, &l, &c) != NULL)
+		return;
+	if (atomic_fetch_add(&s->memo_bytes, len) + len > SCAN_MEMO_BYTES) {
+		atomic_fetch_sub(&s->memo_bytes, len);
+		return;
+	}
+	m = malloc(sizeof(*m) + (len ? len : 1));
+	if (m == NULL) {
+		atomic_fetch_sub(&s->memo_bytes, len);
+		return;
+	}
+	memcpy(m->key, key, WSUS_SHA1_LEN);
+	m->coding = coding;
+	m->len = len;
+	if (len)
+		memcpy(m->data, data, len);
+	head = atomic_load(&s->memo);
+	do
+		m->next = head;
+	while (!atomic_compare_exchange_weak(&s->memo, &head, m));
 }

@@ -3,7 +3,7 @@
 # answer validated against the WSDL schemas with libxml2.
 if(TARGET wsus_server)
   set(server_client_util ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_server_client_util.c)
-  foreach(part client client_sync)
+  foreach(part client client_sync scanstate)
     set(src ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_server_${part}.c)
     if(EXISTS ${src})
       wsus_unit_test(test_server_${part} SOURCES ${src} ${server_client_util}
