@@ -20,6 +20,9 @@
 struct cli {
 	struct wsus_config *cfg;   /* loaded config (or the embedded default) */
 	const char *prog;          /* argv[0] for messages */
+	const char *cfg_path;      /* the config file read, NULL = embedded default (SIGHUP re-reads it) */
+	const char *data_dir_arg;  /* -d DATADIR, NULL = from the config */
+	int verbosity_fixed;       /* -v/-q given: SIGHUP keeps the log level */
 };
 
 /* Print "wsus-replica: <message>" on stderr; returns CLI_FAIL. */
@@ -28,6 +31,18 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage(const char *synopsis);
 /* Open the storage named by the configuration; prints the reason on failure. */
 int cli_open_storage(struct cli *c, struct storage **st);
+/* Open the existing database read-only (reporting commands): creates and
+ * migrates nothing; prints the reason on failure. */
+int cli_open_storage_ro(struct cli *c, struct storage **st);
+/* Defaults of this build: the system config read without -c (NULL in the
+ * development build) and the data directory. */
+const char *cli_default_config(void);
+const char *cli_default_data_dir(void);
+/* cmd_help.c */
+void cli_print_usage(FILE *f);
+int cli_print_command_help(const char *name);
+void cli_print_version(FILE *f);
+
 /* Write s as a JSON string literal (with quotes) to f. */
 void cli_json_str(FILE *f, const char *s);
 
@@ -43,5 +58,8 @@ int cmd_serve(struct cli *c, int argc, char **argv);
 int cmd_sync(struct cli *c, int argc, char **argv);
 int cmd_pin(struct cli *c, int argc, char **argv);
 int cmd_scan(struct cli *c, int argc, char **argv);
+int cmd_migrate(struct cli *c, int argc, char **argv);
+int cmd_backup(struct cli *c, int argc, char **argv);
+int cmd_help(struct cli *c, int argc, char **argv);
 
 #endif /* WSUS_CLI_H */

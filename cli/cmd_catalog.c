@@ -151,7 +151,7 @@ int cmd_catalog(struct cli *c, int argc, char **argv)
 	if (!((strcmp(argv[1], "list") == 0 && argc == 2) ||
 	      (strcmp(argv[1], "show") == 0 && argc == 3) || strcmp(argv[1], "fragment") == 0))
 		return cli_usage(synopsis);
-	if (cli_open_storage(c, &st) < 0)
+	if (cli_open_storage_ro(c, &st) < 0)
 		return CLI_FAIL;
 	if (strcmp(argv[1], "list") == 0)
 		rc = catalog_list(st);

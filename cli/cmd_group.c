@@ -33,7 +33,7 @@ int cmd_group(struct cli *c, int argc, char **argv)
 	if (strcmp(argv[1], "list") == 0) {
 		if (argc != 2)
 			return cli_usage(synopsis);
-		if (cli_open_storage(c, &st) < 0)
+		if (cli_open_storage_ro(c, &st) < 0)
 			return CLI_FAIL;
 		printf("%-36s  %-30s  %-30s\n", "GROUP ID", "NAME", "PARENT");
 		rc = storage_group_foreach(st, print_group, NULL, &e);

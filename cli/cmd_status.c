@@ -306,7 +306,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
 		json = 1;
 	else if (argc != 1)
 		return cli_usage("status [--json]");
-	if (cli_open_storage(c, &st) < 0)
+	if (cli_open_storage_ro(c, &st) < 0)
 		return CLI_FAIL;
 	memset(&s, 0, sizeof(s));
 	rc = storage_status_get(st, &s, &e);

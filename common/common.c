@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -56,8 +58,9 @@ void err_clear(struct err *e)
 
 /*---- Logging ----*/
 
-int log_verbosity = LOG_INFO;
+_Atomic int log_verbosity = LOG_INFO;
 static FILE *log_stream;
+static atomic_int log_journal = -1;  /* -1 not yet known, 0 plain, 1 stderr is the journal */
 
 void log_set_verbosity(int level)
 {
@@ -69,12 +72,52 @@ void log_set_stream(FILE *f)
 	log_stream = f;
 }
 
+/* systemd sets JOURNAL_STREAM=DEV:INODE when it connects stderr to the
+ * journal; it only counts while stderr is still that stream. */
+static int stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &sb) < 0)
+		return 0;
+	return (unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino;
+}
+
+int log_to_journal(void)
+{
+	int j = atomic_load(&log_journal);
+
+	if (j < 0) {
+		j = stderr_is_journal();
+		atomic_store(&log_journal, j);
+	}
+	return j;
+}
+
+void log_timestamp(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/* One line per event: "<N>level component message" for the journal (N the
+ * RFC 5424 severity, which journald stores as the priority), otherwise
+ * "TIMESTAMP level component message". */
 void log_msg(int level, const char *component, const char *fmt, ...)
 {
 	static const char *names[] = { "error", "warn", "notice", "info", "debug" };
-	char line[2048];
+	static const int severity[] = { 3, 4, 5, 6, 7 };
+	char line[2048], ts[32];
 	va_list ap;
 	FILE *f = log_stream ? log_stream : stderr;
+	int l = level < 0 ? 0 : level > LOG_DEBUG ? LOG_DEBUG : level;
 
 	if (level > log_verbosity)
 		return;
@@ -82,7 +125,12 @@ void log_msg(int level, const char *component, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	/* One write per event so that concurrent threads do not interleave lines. */
-	fprintf(f, "%s %s %s\n", names[level < 0 ? 0 : level > LOG_DEBUG ? LOG_DEBUG : level], component, line);
+	if (f == stderr && log_to_journal()) {
+		fprintf(f, "<%d>%s %s %s\n", severity[l], names[l], component, line);
+	} else {
+		log_timestamp(ts);
+		fprintf(f, "%s %s %s %s\n", ts, names[l], component, line);
+	}
 	fflush(f);
 }
 

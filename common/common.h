@@ -41,14 +41,18 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 void err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void err_clear(struct err *e);
 
-/*---- Logging: one line per event, "level component message key=value..." ----*/
+/*---- Logging: one line per event, "level component message key=value..." ----
+ * prefixed "<N>" (RFC 5424 severity: 3 error, 4 warn, 5 notice, 6 info, 7 debug) when
+ * stderr is the journal (JOURNAL_STREAM), else by an ISO 8601 UTC timestamp. */
 
 /* NOTICE: normal but significant (e.g. the trust verdict of every sync). */
-enum log_level { LOG_ERR = 0, LOG_WARN = 1, LOG_NOTICE = 2, LOG_INFO = 3, LOG_DEBUG = 4 };
+enum log_level { LOG_SILENT = -1, LOG_ERR = 0, LOG_WARN = 1, LOG_NOTICE = 2, LOG_INFO = 3, LOG_DEBUG = 4 };
 
-extern int log_verbosity;                 /* messages above this level are dropped */
+extern _Atomic int log_verbosity;         /* messages above this level are dropped (SIGHUP may change it) */
 void log_set_verbosity(int level);
 void log_set_stream(FILE *f);            /* default stderr */
+int log_to_journal(void);                /* 1 when stderr is systemd's journal stream */
+void log_timestamp(char out[32]);        /* now, "YYYY-MM-DDTHH:MM:SS.mmmZ" */
 void log_msg(int level, const char *component, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

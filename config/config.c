@@ -42,7 +42,14 @@ enum cfg_type {
 	CT_FINGERPRINTS,  /* SHA-256 list, normalised to bare lower-case hex */
 	CT_GUIDS,         /* GUID list, normalised to lower case */
 	CT_LANGUAGES,     /* "all" or a list of language tags, lower case */
+	CT_LEVEL,         /* log level name -> enum log_level */
 };
+
+/* Where an installed build keeps its data (CMake option WSUS_SYSTEM_LAYOUT);
+ * the development build and the demo use ./var. */
+#ifndef WSUS_DEFAULT_DATA_DIR
+#define WSUS_DEFAULT_DATA_DIR "./var"
+#endif
 
 #define CF_OPTIONAL   0x1u  /* an empty value means "unset" (NULL) */
 #define CF_IN_DATADIR 0x2u  /* the default is a name under data_dir */
@@ -94,7 +101,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "trust", "allow_user_proxy_fallback", CT_BOOL, 0, 0, 0, "false", F(tr_allow_user_proxy_fallback) },
 	{ "trust", "allow_http_content", CT_BOOL, 0, 0, 0, "false", F(tr_allow_http_content) },
 
-	{ "storage", "data_dir", CT_PATH, 0, 0, 0, "./var", F(st_data_dir) },
+	{ "storage", "data_dir", CT_PATH, 0, 0, 0, WSUS_DEFAULT_DATA_DIR, F(st_data_dir) },
 	{ "storage", "content_dir", CT_PATH, CF_IN_DATADIR, 0, 0, "content", F(st_content_dir) },
 	{ "storage", "event_retention_days", CT_INT, 0, 1, 3650, "90", F(st_event_retention_days) },
 
@@ -114,6 +121,12 @@ static const struct cfg_key cfg_keys[] = {
 	{ "sync", "content", CT_BOOL, 0, 0, 0, "true", F(sy_content) },
 	{ "sync", "lazy_content", CT_BOOL, 0, 0, 0, "false", F(sy_lazy_content) },
 	{ "sync", "batch", CT_INT, 0, 0, 10000, "0", F(sy_batch) },
+
+	{ "admin", "listen", CT_LISTEN, CF_OPTIONAL, 0, 0, "127.0.0.1:8532", F(adm_listen) },
+	{ "admin", "client_cert_allow", CT_FINGERPRINTS, CF_OPTIONAL, 0, 0, NULL, F(adm_client_cert_allow) },
+
+	{ "log", "level", CT_LEVEL, 0, 0, 0, "info", F(log_level) },
+	{ "log", "access_log", CT_PATH, CF_OPTIONAL, 0, 0, NULL, F(log_access) },
 };
 
 #define N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -129,7 +142,7 @@ struct cfg_val {
 static bool type_is_string(enum cfg_type t)
 {
 	return t != CT_BOOL && t != CT_INT && t != CT_SIZE && t != CT_DURATION && t != CT_MODE &&
-	       t != CT_DOWNSTREAM;
+	       t != CT_DOWNSTREAM && t != CT_LEVEL;
 }
 
 static char **field_str(struct wsus_config *cfg, const struct cfg_key *k)
@@ -357,6 +370,36 @@ static int parse_downstream(const char *v, struct cfg_val *out, char *why)
 	else
 		return why_set(why, -EINVAL, "expected open or allow_list, got %s", quote(v, strlen(v), q));
 	return 0;
+}
+
+static const struct {
+	const char *name;
+	int level;
+} level_names[] = {
+	{ "error", LOG_ERR }, { "warning", LOG_WARN }, { "warn", LOG_WARN }, { "notice", LOG_NOTICE },
+	{ "info", LOG_INFO }, { "debug", LOG_DEBUG },
+};
+
+static int parse_level(const char *v, struct cfg_val *out, char *why)
+{
+	char q[CFG_QUOTE_LEN];
+
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcasecmp(v, level_names[i].name) == 0) {
+			out->num = level_names[i].level;
+			return 0;
+		}
+	}
+	return why_set(why, -EINVAL, "expected error, warning, notice, info or debug, got %s",
+		       quote(v, strlen(v), q));
+}
+
+static const char *level_name(int level)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (level_names[i].level == level)
+			return level_names[i].name;
+	return "info";
 }
 
 /* 1..65535 from exactly n decimal digits. */
@@ -662,6 +705,7 @@ static int parse_value(const struct cfg_key *k, const char *v, struct cfg_val *o
 	case CT_DURATION:  return parse_duration(k, v, out, why);
 	case CT_MODE:      return parse_mode(v, out, why);
 	case CT_DOWNSTREAM: return parse_downstream(v, out, why);
+	case CT_LEVEL:     return parse_level(v, out, why);
 	case CT_FINGERPRINTS: return parse_list(v, item_fingerprint, &out->str, why);
 	case CT_GUIDS:     return parse_list(v, item_guid, &out->str, why);
 	case CT_LANGUAGES:
@@ -1010,6 +1054,28 @@ static int check_downstream(const struct cfg_load *ld)
 		       ld->path, ld->line_of[id], ld->line_of[ia]);
 }
 
+/* The admin listener speaks plain HTTP on loopback only; anywhere else it is
+ * HTTPS and requires a client-certificate allow-list. */
+static int check_admin(const struct cfg_load *ld)
+{
+	const struct wsus_config *c = ld->cfg;
+	size_t il = 0;
+
+	key_by_name("admin", "listen", &il);
+	if (c->adm_listen == NULL || config_listen_is_loopback(c->adm_listen) ||
+	    c->adm_client_cert_allow != NULL)
+		return 0;
+	return err_set(ld->e, -EINVAL, "%s:%d: [admin] listen: %s is not a loopback address: "
+		       "set [admin] client_cert_allow (HTTPS with client certificates) or use 127.0.0.1",
+		       ld->path, ld->line_of[il], c->adm_listen);
+}
+
+int config_listen_is_loopback(const char *listen)
+{
+	return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "[::1]:", 6) == 0 ||
+	       strncasecmp(listen, "localhost:", 10) == 0;
+}
+
 /* A certificate without its key (or the reverse) cannot serve TLS; say which
  * one is set and where. */
 static int cross_check(const struct cfg_load *ld)
@@ -1032,7 +1098,13 @@ static int cross_check(const struct cfg_load *ld)
 			       ld->path, ld->line_of[c->up_client_cert ? ic : ik],
 			       c->up_client_cert ? "client_cert" : "client_key",
 			       c->up_client_cert ? "client_key" : "client_cert");
-	return check_downstream(ld);
+	{
+		int rc2 = check_downstream(ld);
+
+		if (rc2 < 0)
+			return rc2;
+	}
+	return check_admin(ld);
 }
 
 /* Fail closed on the trust settings (config_trust.c). */
@@ -1136,6 +1208,9 @@ void config_dump(const struct wsus_config *cfg, FILE *f)
 			break;
 		case CT_DOWNSTREAM:
 			fputs(config_downstream_name(*(const int *)p), f);
+			break;
+		case CT_LEVEL:
+			fputs(level_name(*(const int *)p), f);
 			break;
 		default:
 			if (*(char *const *)p != NULL)

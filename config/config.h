@@ -55,7 +55,7 @@ struct wsus_config {
 	int   tr_allow_http_content;  /* 0 (default) */
 
 	/* [storage] */
-	char *st_data_dir;            /* default ./var */
+	char *st_data_dir;            /* default ./var (/var/lib/wsus-replica when installed) */
 	char *st_content_dir;         /* default DATADIR/content */
 	int   st_event_retention_days;
 
@@ -75,6 +75,14 @@ struct wsus_config {
 	int   sy_content;             /* 1 = fetch payloads, 0 = catalogue only */
 	int   sy_lazy_content;        /* 1 = fetch content only for approved updates */
 	int   sy_batch;               /* max updates per GetUpdateData, 0 = upstream's limit */
+
+	/* [admin] */
+	char *adm_listen;             /* health/metrics/status listener, NULL = off */
+	char *adm_client_cert_allow;  /* required when adm_listen is not loopback */
+
+	/* [log] */
+	int   log_level;              /* enum log_level, reloaded on SIGHUP */
+	char *log_access;             /* access log file, "stderr", or NULL = off */
 
 	char *cfg_path;               /* the file it came from, NULL for the embedded default */
 };
@@ -103,5 +111,8 @@ const char *config_downstream_name(int policy);
 void config_dump(const struct wsus_config *cfg, FILE *f);
 
 void config_free(struct wsus_config *cfg);
+
+/* 1 when an ADDR:PORT listen value is a loopback address (127.0.0.0/8, [::1]). */
+int config_listen_is_loopback(const char *listen);
 
 #endif /* WSUS_CONFIG_H */

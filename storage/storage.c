@@ -44,8 +44,11 @@
 #include "storage_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -382,9 +385,15 @@ static int configure(struct storage *st, struct err *e)
 	int rc, wal;
 	int64_t fk = 0;
 
+	int persist = 1;
+
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, 5000);
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	/* Keep wsus.db-wal and -shm after the last writer closes: a read-only
+	 * user (status as a monitoring account) cannot create them in a data
+	 * directory it may not write, and cannot read a WAL database without. */
+	sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 	rc = st_schema_refuse_newer(st, e);
 	if (rc < 0)
 		return rc;
@@ -452,6 +461,27 @@ static int load_identity(struct storage *st, struct err *e)
 	return rc;
 }
 
+/* The database holds secrets (cookie key): create it 0600 before SQLite does
+ * (SQLite gives its -wal and -shm files the database file's mode). An
+ * existing file is not touched: it keeps the mode its owner chose, and
+ * closing a descriptor of a file that SQLite has open in this process would
+ * drop SQLite's POSIX locks on it. */
+static int create_private(const char *path, struct err *e)
+{
+	struct stat sb;
+	int fd;
+
+	if (lstat(path, &sb) == 0)
+		return 0;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return 0;
+	if (fd < 0)
+		return err_set(e, -errno, "cannot create %s: %s", path, strerror(errno));
+	close(fd);
+	return 0;
+}
+
 int storage_open(const char *data_dir, const char *content_dir, struct storage **out, struct err *e)
 {
 	struct storage *st;
@@ -467,6 +497,9 @@ int storage_open(const char *data_dir, const char *content_dir, struct storage *
 	if (rc < 0)
 		goto fail;
 	rc = join_path(path, sizeof(path), data_dir, "wsus.db", e);
+	if (rc < 0)
+		goto fail;
+	rc = create_private(path, e);
 	if (rc < 0)
 		goto fail;
 	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -488,6 +521,167 @@ int storage_open(const char *data_dir, const char *content_dir, struct storage *
 fail:
 	err_prefix(e, "%s", path[0] ? path : data_dir);
 	storage_close(st);
+	return rc;
+}
+
+/* Read-only open: nothing is created, migrated or written. */
+static int ro_paths(struct storage *st, const char *data_dir, const char *content_dir,
+		    char path[STORAGE_PATH_MAX], struct err *e)
+{
+	struct stat sb;
+	int rc;
+
+	if (stat(data_dir, &sb) < 0)
+		return err_set(e, -errno, "data directory %s: %s", data_dir, strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return err_set(e, -ENOTDIR, "data directory %s is not a directory", data_dir);
+	rc = join_path(path, STORAGE_PATH_MAX, data_dir, "wsus.db", e);
+	if (rc < 0)
+		return rc;
+	if (stat(path, &sb) < 0)
+		return err_set(e, -errno, "no database at %s (%s): serve, sync, import or migrate create it",
+			       path, strerror(errno));
+	snprintf(st->data_dir, sizeof(st->data_dir), "%s", data_dir);
+	if (content_dir != NULL)
+		snprintf(st->content_dir, sizeof(st->content_dir), "%s", content_dir);
+	else
+		rc = join_path(st->content_dir, sizeof(st->content_dir), data_dir, "content", e);
+	if (rc == 0)
+		rc = join_path(st->tmp_dir, sizeof(st->tmp_dir), st->content_dir, ".tmp", e);
+	if (rc == 0)
+		rc = join_path(st->quarantine_dir, sizeof(st->quarantine_dir), data_dir, "quarantine", e);
+	return rc;
+}
+
+/* The schema must be exactly this build's: an older one needs `migrate`,
+ * which a read-only command never does. */
+static int ro_check_schema(struct storage *st, struct err *e)
+{
+	int64_t v = 0;
+	int rc = st_query_int64(st, "PRAGMA user_version", &v, e);
+
+	if (rc < 0)
+		return rc;
+	if (v > st_schema_count())
+		return err_set(e, -ENOTSUP, "database schema version %lld is newer than this build "
+			       "supports (%d)", (long long)v, st_schema_count());
+	if (v < st_schema_count())
+		return err_set(e, -ESTALE, "database schema version %lld is older than this build's "
+			       "(%d): run `wsus-replica migrate` (or start serve) first",
+			       (long long)v, st_schema_count());
+	return 0;
+}
+
+static int ro_identity(struct storage *st, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = st_prepare(st, SQL_ID_GET, &s, e);
+
+	if (rc < 0)
+		return rc;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW || wsus_guid_normalize((const char *)sqlite3_column_text(s, 0),
+						    st->server_id) < 0)
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ?
+			err_set(e, -EIO, "server identity row is missing or malformed") :
+			st_sql_err(st, e, rc, "read server id");
+	else
+		rc = 0;
+	st_stmt_done(s);
+	return rc;
+}
+
+int storage_open_ro(const char *data_dir, const char *content_dir, struct storage **out,
+		    struct err *e)
+{
+	struct storage *st;
+	char path[STORAGE_PATH_MAX] = "";
+	int rc;
+
+	if (data_dir == NULL || data_dir[0] == '\0')
+		return err_set(e, -EINVAL, "no data directory given");
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return err_set(e, -ENOMEM, "out of memory");
+	rc = ro_paths(st, data_dir, content_dir, path, e);
+	if (rc < 0) {
+		storage_close(st);
+		return rc;
+	}
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		rc = st_sql_err(st, e, rc, "open database read-only");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, 5000);
+	rc = st_exec(st, "PRAGMA query_only=ON; PRAGMA trusted_schema=OFF", e);
+	if (rc == 0)
+		rc = ro_check_schema(st, e);
+	if (rc == 0)
+		rc = ro_identity(st, e);
+	if (rc < 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	err_prefix(e, "%s", path);
+	storage_close(st);
+	return rc;
+}
+
+int storage_backup(const char *data_dir, const char *dest, struct err *e)
+{
+	struct storage src = { 0 };
+	char path[STORAGE_PATH_MAX], tmp[STORAGE_PATH_MAX];
+	sqlite3 *to = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	rc = ro_paths(&src, data_dir, NULL, path, e);
+	if (rc < 0)
+		return rc;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", dest) >= sizeof(tmp))
+		return err_set(e, -ENAMETOOLONG, "backup path too long");
+	rc = sqlite3_open_v2(path, &src.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		rc = st_sql_err(&src, e, rc, "open database read-only");
+		goto out;
+	}
+	sqlite3_busy_timeout(src.db, 5000);
+	unlink(tmp);
+	rc = create_private(tmp, e);
+	if (rc < 0)
+		goto out;
+	rc = sqlite3_open_v2(tmp, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		rc = err_set(e, -EIO, "open backup file %s: %s", tmp, sqlite3_errstr(rc));
+		goto out;
+	}
+	/* One step copies every page under one read snapshot: the copy is the
+	 * database as of one moment, whatever writers do meanwhile (WAL). */
+	b = sqlite3_backup_init(to, "main", src.db, "main");
+	if (b == NULL) {
+		rc = err_set(e, -EIO, "backup: %s", sqlite3_errmsg(to));
+		goto out;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		rc = err_set(e, -EIO, "backup: %s", sqlite3_errstr(rc));
+		goto out;
+	}
+	rc = sqlite3_exec(to, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) == SQLITE_OK ? 0 :
+		err_set(e, -EIO, "backup: %s", sqlite3_errmsg(to));
+out:
+	if (to != NULL)
+		sqlite3_close(to);
+	if (src.db != NULL)
+		sqlite3_close(src.db);
+	if (rc == 0 && rename(tmp, dest) < 0)
+		rc = err_set(e, -errno, "backup: rename to %s: %s", dest, strerror(errno));
+	if (rc < 0)
+		unlink(tmp);
 	return rc;
 }
 

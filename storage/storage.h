@@ -35,6 +35,19 @@ struct storage_origin {
  * Caller frees with storage_close. */
 int storage_open(const char *data_dir, const char *content_dir, struct storage **out, struct err *e);
 void storage_close(struct storage *st);
+/* Open an existing database read-only for a reporting command: creates,
+ * migrates and writes nothing (not even a directory). Fails with one clear
+ * message when the data directory or database is missing, or when the schema
+ * is not exactly this build's (older: run `wsus-replica migrate`). Write
+ * calls on the handle fail with -EROFS. */
+int storage_open_ro(const char *data_dir, const char *content_dir, struct storage **out,
+		    struct err *e);
+/* Copy data_dir/wsus.db to dest (created 0600, replaced atomically) with
+ * SQLite's online backup API over a read-only connection: a consistent
+ * snapshot while serve and sync keep writing; any schema version. The copy
+ * is a plain (rollback-journal) database: restore by stopping the service and
+ * putting it back as DATADIR/wsus.db (removing wsus.db-wal and -shm). */
+int storage_backup(const char *data_dir, const char *dest, struct err *e);
 
 /* The schema version now in the database (PRAGMA user_version). */
 int storage_schema_version(struct storage *st);

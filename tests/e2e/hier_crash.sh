@@ -27,7 +27,7 @@ crash() {
   local tag=$1 pid i
   shift
   # the binary itself, not a shell function: its pid is the one to kill
-  "$W" -c "$T/t1.conf" sync > "$T/t1.$tag.out" 2> "$T/t1.$tag.err" &
+  "$W" -v -c "$T/t1.conf" sync > "$T/t1.$tag.out" 2> "$T/t1.$tag.err" &
   pid=$!
   KILLED=0
   for i in $(seq 3000); do

@@ -15,7 +15,7 @@ w t0 -q import "$T/cat" > /dev/null
 serve t0 || { e2e_finish; exit 1; }
 mk_cert other
 D=$T/r.d
-"$W" -q -d "$D" status --json > /dev/null   # creates the empty database
+"$W" -q -d "$D" migrate > /dev/null   # creates the empty database
 
 # conf NAME URL CA PIN: a replica config for data dir $D
 conf() {
@@ -31,12 +31,12 @@ refused() {
   "$W" -d "$D" status --json > "$T/$name.before" 2>&1
   q_before=$(sqlite3 "$D/wsus.db" "SELECT (SELECT count(*) FROM revision), (SELECT count(*) FROM sync_stage),
     (SELECT count(*) FROM state WHERE key LIKE 'sync.%' OR key = 'last_sync'), (SELECT count(*) FROM sync_history)")
-  "$W" -c "$T/$name.conf" sync > "$T/$name.out" 2> "$T/$name.err"
+  "$W" -v -c "$T/$name.conf" sync > "$T/$name.out" 2> "$T/$name.err"
   rc=$?
   check "$name: sync exits non-zero" test "$rc" -ne 0
   contains "$name: stderr says why" "$T/$name.err" "^wsus-replica: .*$why"
   equals "$name: exactly one line on stderr comes from the command" "$(grep -c '^wsus-replica: ' "$T/$name.err")" 1
-  contains "$name: the log says why" "$T/$name.err" "^(error|warn) sync .*$why"
+  contains "$name: the log says why" "$T/$name.err" "^[^ ]+ (error|warn) sync .*$why"
   "$W" -d "$D" status --json > "$T/$name.after" 2>&1
   if cmp -s "$T/$name.before" "$T/$name.after"; then ok "$name: status --json unchanged"
   else fail "$name: status --json changed"; diff "$T/$name.before" "$T/$name.after" | head -5; fi
@@ -51,7 +51,7 @@ URL=https://127.0.0.1:$PORT_t0
 # 1. plain http:// upstream: the configuration itself is refused
 conf http "http://127.0.0.1:$PORT_t0" "$T/t0.crt" "$T/t0.crt"
 "$W" -d "$D" status --json > "$T/http.before"
-"$W" -c "$T/http.conf" sync > "$T/http.out" 2> "$T/http.err"
+"$W" -v -c "$T/http.conf" sync > "$T/http.out" 2> "$T/http.err"
 check "http: sync exits non-zero" test $? -ne 0
 contains "http: stderr says only https is accepted" "$T/http.err" "^wsus-replica: .*url: .*not an https:// URL"
 "$W" -d "$D" status --json > "$T/http.after"

@@ -57,7 +57,7 @@ tier() {
 }
 
 # w NAME ARGS...: wsus-replica with that tier's config
-w() { local n=$1; shift; "$W" -c "$T/$n.conf" "$@"; }
+w() { local n=$1; shift; "$W" -v -c "$T/$n.conf" "$@"; }
 # quiet CMD...: run it with stdout dropped (for check)
 quiet() { "$@" > /dev/null; }
 

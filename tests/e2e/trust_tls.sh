@@ -16,7 +16,7 @@ P_TLS10=$(free_port); s_server "$P_TLS10" good -tls1 -cipher 'DEFAULT@SECLEVEL=0
 GOOD_FP=$(fp "$T/good.pem"); CA_FP=$(fp "$T/ca.pem"); OTHER_FP=$(fp "$T/other.pem")
 
 check_case() { # NAME CONF: run pin check, output in $T/out, status in $rc
-  "$W" -c "$2" pin check > "$T/out" 2>&1; rc=$?
+  "$W" -v -c "$2" pin check > "$T/out" 2>&1; rc=$?
 }
 
 # 1. empty pin store: allowed, verdict says not enforced, chain printed
@@ -72,48 +72,48 @@ expect_fail "a name the certificate (IP only) does not hold" "$T/out" "$rc" "cer
 write_conf "$T/c6" "https://127.0.0.1:$P_GOOD/" "$T/pins-other"
 check_case notpinned "$T/c6"
 expect_fail "trusted but not pinned" "$T/out" "$rc" "certificate not pinned: presented chain .*; pin store has 1 certificate"
-contains "not pinned: the log line is an error" "$T/out" "^error sync trust verdict .*pinned certificate in store: no, refused: certificate not pinned: presented chain"
+contains "not pinned: the log line is an error" "$T/out" "^[^ ]+ error sync trust verdict .*pinned certificate in store: no, refused: certificate not pinned: presented chain"
 contains "not pinned: no certificate marked as matched" "$T/out" "^matched: none"
 
 # 7. enforce_pinning = false: allowed with a warning
 write_conf "$T/c7" "https://127.0.0.1:$P_GOOD/" "$T/pins-other" "enforce_pinning = false"
 check_case noenforce "$T/c7"
 equals "enforce_pinning = false: exits 0" "$rc" 0
-contains "enforce_pinning = false: warning logged" "$T/out" "^warn sync trust verdict .*pinned certificate in store: no \\(enforce_pinning = false, proceeding\\): certificate not pinned: presented chain"
+contains "enforce_pinning = false: warning logged" "$T/out" "^[^ ]+ warn sync trust verdict .*pinned certificate in store: no \\(enforce_pinning = false, proceeding\\): certificate not pinned: presented chain"
 contains "enforce_pinning = false: sync allowed" "$T/out" "^a sync would be allowed: yes"
 
 # 8. pinned leaf / pinned CA through the CLI
 write_conf "$T/c8" "https://127.0.0.1:$P_GOOD/" "$T/pins"
-"$W" -c "$T/c8" pin add "$T/good.pem" > "$T/out" 2>&1; rc=$?
+"$W" -v -c "$T/c8" pin add "$T/good.pem" > "$T/out" 2>&1; rc=$?
 equals "pin add exits 0" "$rc" 0
 contains "pin add prints subject and sha256" "$T/out" "pinned: subject=\"CN=127.0.0.1\" sha256=$GOOD_FP"
 check "pin add stores <sha256>.pem" test -f "$T/pins/$GOOD_FP.pem"
-"$W" -c "$T/c8" pin add "$T/good.pem" > "$T/out" 2>&1
+"$W" -v -c "$T/c8" pin add "$T/good.pem" > "$T/out" 2>&1
 contains "pin add twice: already pinned" "$T/out" "already pinned"
 check_case pinned-leaf "$T/c8"
 equals "pinned leaf: exits 0" "$rc" 0
 contains "pinned leaf: matched at position 0" "$T/out" "pinned certificate in store: yes, matched \"CN=127.0.0.1\" sha256=$GOOD_FP \(chain position 0\)"
 contains "pinned leaf: marked in the chain" "$T/out" "sha256=$GOOD_FP .*<- pinned"
 openssl x509 -in "$T/ca.pem" -outform DER -out "$T/ca.der"
-"$W" -c "$T/c8" pin add "$T/ca.der" > "$T/out" 2>&1
+"$W" -v -c "$T/c8" pin add "$T/ca.der" > "$T/out" 2>&1
 contains "pin add accepts DER" "$T/out" "pinned: subject=\"CN=Trust Test CA\" sha256=$CA_FP"
-"$W" -c "$T/c8" pin list > "$T/out" 2>&1
+"$W" -v -c "$T/c8" pin list > "$T/out" 2>&1
 contains "pin list shows the leaf" "$T/out" "^$GOOD_FP  .*  valid    CN=127.0.0.1"
 contains "pin list shows the CA" "$T/out" "^$CA_FP "
 contains "pin list counts" "$T/out" "2 pinned certificates"
-"$W" -c "$T/c8" pin remove "${GOOD_FP:0:12}" > "$T/out" 2>&1; rc=$?
+"$W" -v -c "$T/c8" pin remove "${GOOD_FP:0:12}" > "$T/out" 2>&1; rc=$?
 equals "pin remove by prefix exits 0" "$rc" 0
 check "pin remove deleted the file" test ! -e "$T/pins/$GOOD_FP.pem"
 check_case pinned-ca "$T/c8"
 equals "pinned CA: exits 0" "$rc" 0
 contains "pinned CA: matched at position 1" "$T/out" "matched \"CN=Trust Test CA\" sha256=$CA_FP \(chain position 1\)"
-"$W" -c "$T/c8" pin remove "${CA_FP:0:5}" > "$T/out" 2>&1; rc=$?
+"$W" -v -c "$T/c8" pin remove "${CA_FP:0:5}" > "$T/out" 2>&1; rc=$?
 expect_fail "pin remove with 5 digits" "$T/out" "$rc" "at least 8 hex digits"
-"$W" -c "$T/c8" pin remove "${OTHER_FP:0:8}" > "$T/out" 2>&1; rc=$?
+"$W" -v -c "$T/c8" pin remove "${OTHER_FP:0:8}" > "$T/out" 2>&1; rc=$?
 expect_fail "pin remove of an unknown pin" "$T/out" "$rc" "no pinned certificate matches"
-"$W" -c "$T/c8" pin add "$T/good.key" > "$T/out" 2>&1; rc=$?
+"$W" -v -c "$T/c8" pin add "$T/good.key" > "$T/out" 2>&1; rc=$?
 expect_fail "pin add of a key file" "$T/out" "$rc" "holds no certificate"
-"$W" -c "$T/c8" pin add "$T/both.pem" > "$T/out" 2>&1; rc=$?
+"$W" -v -c "$T/c8" pin add "$T/both.pem" > "$T/out" 2>&1; rc=$?
 expect_fail "pin add of a two-certificate file" "$T/out" "$rc" "several certificates"
 
 # 9. a pin store whose files hold no certificate fails closed
@@ -121,7 +121,7 @@ mkdir -p "$T/pins-broken"; echo "not a certificate" > "$T/pins-broken/garbled.pe
 write_conf "$T/c9" "https://127.0.0.1:$P_GOOD/" "$T/pins-broken"
 check_case broken "$T/c9"
 expect_fail "pin store without a readable certificate" "$T/out" "$rc" "no readable certificate: refusing to run unpinned"
-contains "broken store: the file is named in a warning" "$T/out" "^warn sync pin store: .*garbled.pem ignored"
+contains "broken store: the file is named in a warning" "$T/out" "^[^ ]+ warn sync pin store: .*garbled.pem ignored"
 
 # 10. no ca_file: the system store alone, which does not know the test CA
 write_conf "$T/c10" "https://127.0.0.1:$P_GOOD/" "$T/pins-empty"

@@ -1,0 +1,3 @@
+# Operations (issue 11): command line, read-only commands, backup, packaging,
+# reload, admin listener.
+wsus_e2e_test(e2e_ops_cli SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ops_cli.sh TIMEOUT 300)
