@@ -38,6 +38,9 @@ int cli_open_storage_ro(struct cli *c, struct storage **st);
  * development build) and the data directory. */
 const char *cli_default_config(void);
 const char *cli_default_data_dir(void);
+/* notify.c: systemd's NOTIFY_SOCKET ("READY=1", "STOPPING=1"); 0 without systemd. */
+int cli_notify(const char *state);
+int cli_notify_reloading(void);
 /* cmd_help.c */
 void cli_print_usage(FILE *f);
 int cli_print_command_help(const char *name);

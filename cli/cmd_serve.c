@@ -7,7 +7,17 @@
  * blocked in every thread and taken with sigwait here, so no work ever runs
  * in a signal handler. With [upstream] url set, the sync scheduler (sync/)
  * runs beside the front end (server/); the two only meet here.
+ *
+ * SIGHUP reloads (reload() below): the configuration file is read again;
+ * the front end takes the new TLS certificate and key and client_cert_allow,
+ * the scheduler restarts with the new [upstream], [sync] and [trust] (the pin
+ * store is read again), the log level follows [log] level. Settings that need
+ * a restart are reported and keep their running values: the front end keeps
+ * the configuration it started with, and every configuration loaded stays
+ * allocated until exit (nothing that runs ever sees one freed). A config
+ * file with an error changes nothing. systemd hears RELOADING=1, READY=1.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,6 +28,103 @@
 #include "cli.h"
 #include "server.h"
 #include "sync.h"
+
+#define SERVE_MAX_RELOADS 1024  /* configurations kept until exit */
+
+struct serve_state {
+	struct cli *c;
+	const char *listen_arg;         /* --listen, which beats the file on reload too */
+	struct server *srv;
+	struct sync_scheduler *sched;
+	const struct wsus_config *run;  /* what the scheduler and admin run with */
+	struct wsus_config *kept[SERVE_MAX_RELOADS];
+	size_t n_kept;
+};
+
+static int differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* Settings the running process cannot change: say so, keep the old value. */
+static void report_restart_only(const struct wsus_config *old, const struct wsus_config *new)
+{
+	static const char later[] = "reload: %s changed: needs a restart, keeping %s";
+
+	if (differs(old->srv_listen, new->srv_listen))
+		log_warn("serve", later, "[server] listen", old->srv_listen);
+	if (differs(old->srv_content_http_listen, new->srv_content_http_listen))
+		log_warn("serve", later, "[server] content_http_listen",
+			 old->srv_content_http_listen ? old->srv_content_http_listen : "off");
+	if (differs(old->adm_listen, new->adm_listen))
+		log_warn("serve", later, "[admin] listen", old->adm_listen ? old->adm_listen : "off");
+	if (differs(old->st_data_dir, new->st_data_dir))
+		log_warn("serve", later, "[storage] data_dir", old->st_data_dir);
+	if (differs(old->st_content_dir, new->st_content_dir))
+		log_warn("serve", later, "[storage] content_dir", old->st_content_dir);
+	if (differs(old->srv_public_url, new->srv_public_url) || old->srv_threads != new->srv_threads ||
+	    old->srv_max_body != new->srv_max_body || old->srv_max_connections != new->srv_max_connections ||
+	    old->srv_timeout != new->srv_timeout || old->srv_client_targeting != new->srv_client_targeting)
+		log_warn("serve", later, "[server] public_url/threads/max_body/max_connections/timeout/"
+			 "client_targeting", "the running values");
+}
+
+static void reload(struct serve_state *ss)
+{
+	struct cli *c = ss->c;
+	struct wsus_config *cfg = NULL;
+	struct sync_pin_store *ps = NULL;
+	struct err e = { 0 };
+	int rc;
+
+	cli_notify_reloading();
+	log_info("serve", "reload: reading %s", c->cfg_path ? c->cfg_path : "the embedded default");
+	rc = c->cfg_path ? config_load(c->cfg_path, c->data_dir_arg, &cfg, &e)
+			 : config_default(c->data_dir_arg, &cfg, &e);
+	if (rc == 0 && ss->n_kept == SERVE_MAX_RELOADS)
+		rc = err_set(&e, -ENOSPC, "reloaded %d times: restart to reload again", SERVE_MAX_RELOADS);
+	if (rc == 0 && ss->listen_arg != NULL) {
+		free(cfg->srv_listen);
+		cfg->srv_listen = strdup(ss->listen_arg);
+		if (cfg->srv_listen == NULL)
+			rc = err_set(&e, -ENOMEM, "out of memory");
+	}
+	if (rc == 0)
+		rc = sync_pin_store_load(cfg->tr_pin_store, &ps, &e);
+	if (rc < 0) {
+		log_err("serve", "reload failed, nothing changed: %s", e.msg);
+		config_free(cfg);
+		cli_notify("READY=1\nSTATUS=reload failed, running with the previous configuration");
+		return;
+	}
+	log_info("serve", "reload: pin store %s has %zu certificates", cfg->tr_pin_store,
+		 sync_pin_store_count(ps));
+	sync_pin_store_free(ps);
+	report_restart_only(c->cfg, cfg);
+	/* the front end and admin listener keep the addresses and data dir they run with */
+	free(cfg->st_data_dir);
+	cfg->st_data_dir = strdup(c->cfg->st_data_dir);
+	free(cfg->st_content_dir);
+	cfg->st_content_dir = strdup(c->cfg->st_content_dir);
+	if (cfg->st_data_dir == NULL || cfg->st_content_dir == NULL) {
+		log_err("serve", "reload failed: out of memory");
+		config_free(cfg);
+		cli_notify("READY=1");
+		return;
+	}
+	if (server_reload(ss->srv, cfg, &e) < 0)
+		log_err("serve", "reload: certificate and allow-list unchanged: %s", e.msg);
+	ss->kept[ss->n_kept++] = cfg;
+	sync_scheduler_stop(ss->sched);
+	ss->sched = NULL;
+	ss->run = cfg;
+	if (cfg->up_url != NULL && sync_scheduler_start(cfg, &ss->sched, &e) < 0)
+		log_err("serve", "reload: the sync scheduler did not restart: %s", e.msg);
+	log_info("serve", "reloaded");
+	if (!c->verbosity_fixed)
+		log_set_verbosity(cfg->log_level);
+	cli_notify("READY=1\nSTATUS=reloaded");
+}
 
 /* The address as given with the port actually bound (port 0 = any). */
 static void print_listening(const char *listen_addr, int port, const char *fp)
@@ -35,8 +142,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct server *srv = NULL;
-	struct sync_scheduler *sched = NULL;
+	struct serve_state ss = { .c = c };
 	struct err e = { 0 };
 	char fp[65];
 	sigset_t stop;
@@ -47,6 +153,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 			return cli_usage("serve [--listen ADDR:PORT]");
 		free(c->cfg->srv_listen);
 		c->cfg->srv_listen = strdup(optarg);
+		ss.listen_arg = optarg;
 		if (c->cfg->srv_listen == NULL)
 			return cli_fail("out of memory");
 	}
@@ -57,6 +164,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -65,26 +173,36 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 		return cli_fail("%s", e.msg);
 	if (server_tls_ensure(c->cfg, fp, &e) < 0)
 		return cli_fail("%s", e.msg);
-	if (server_start(c->cfg, &srv, &e) < 0)
+	if (server_start(c->cfg, &ss.srv, &e) < 0)
 		return cli_fail("%s", e.msg);
-	print_listening(c->cfg->srv_listen, server_port(srv), fp);
+	ss.run = c->cfg;
+	print_listening(c->cfg->srv_listen, server_port(ss.srv), fp);
 	/* With an upstream, syncs run on their schedule beside the front end. */
-	if (c->cfg->up_url != NULL && sync_scheduler_start(c->cfg, &sched, &e) < 0) {
-		server_stop(srv);
+	if (c->cfg->up_url != NULL && sync_scheduler_start(c->cfg, &ss.sched, &e) < 0) {
+		server_stop(ss.srv);
 		return cli_fail("%s", e.msg);
 	}
+	cli_notify("READY=1\nSTATUS=serving");
 
-	while (sigwait(&stop, &sig) != 0)
-		;
+	for (;;) {
+		if (sigwait(&stop, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+		reload(&ss);
+	}
+	cli_notify("STOPPING=1");
 	log_info("server", "stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
-	sync_scheduler_stop(sched);
-	if (server_stop(srv) > 0) {
+	sync_scheduler_stop(ss.sched);
+	if (server_stop(ss.srv) > 0) {
 		/* an operation is still running and uses the configuration: end
 		 * the process here rather than free anything under it */
 		log_info("server", "stopped");
 		fflush(NULL);
 		_exit(CLI_OK);
 	}
+	for (size_t i = 0; i < ss.n_kept; i++)
+		config_free(ss.kept[i]);
 	log_info("server", "stopped");
 	return CLI_OK;
 }

@@ -838,8 +838,7 @@ static int thread_count(const struct wsus_config *cfg)
 
 #define OPT(o, v, p) (opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) })
 
-static struct MHD_Daemon *daemon_start(struct listener *l, int fd, const char *cert,
-				       const char *key, const char *trust)
+static struct MHD_Daemon *daemon_start(struct listener *l, int fd, const char *trust)
 {
 	const struct wsus_config *cfg = l->impl->s.cfg;
 	struct MHD_OptionItem opts[20];
@@ -862,8 +861,8 @@ static struct MHD_Daemon *daemon_start(struct listener *l, int fd, const char *c
 		OPT(MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, NULL);
 	if (!l->plain) {
 		flags |= MHD_USE_TLS;
-		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert);
-		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key);
+		/* credentials come from server_reload.c's callback (SIGHUP renews them) */
+		OPT(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)server_tls_cert_cb);
 		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)server_tls_priorities);
 		if (trust != NULL)
 			OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)trust);
@@ -926,32 +925,7 @@ static void make_urls(struct server_impl *impl)
 
 static int load_allow_list(struct server *s, struct err *e)
 {
-	const char *p = s->cfg->srv_client_cert_allow;
-	size_t count = 1;
-
-	if (p == NULL || *p == '\0')
-		return 0;
-	for (const char *q = p; *q; q++)
-		count += *q == ',';
-	s->allow_fps = calloc(count, sizeof(char *));
-	if (s->allow_fps == NULL)
-		return err_set(e, -ENOMEM, "out of memory");
-	while (*p != '\0') {
-		size_t n = strcspn(p, ",");
-
-		if (n == 64) {
-			s->allow_fps[s->n_allow_fps] = strndup(p, n);
-			if (s->allow_fps[s->n_allow_fps] == NULL)
-				return err_set(e, -ENOMEM, "out of memory");
-			for (char *c = s->allow_fps[s->n_allow_fps]; *c; c++)
-				*c = (char)((*c >= 'A' && *c <= 'F') ? *c + 32 : *c);
-			s->n_allow_fps++;
-		} else if (n > 0) {
-			return err_set(e, -EINVAL, "client_cert_allow: not a SHA-256 fingerprint");
-		}
-		p += n + (p[n] == ',');
-	}
-	return 0;
+	return server_allow_parse(s->cfg->srv_client_cert_allow, &s->allow_fps, &s->n_allow_fps, e);
 }
 
 static int open_pool(struct server *s, size_t count, struct err *e)
@@ -988,6 +962,7 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 	impl->tls = (struct listener){ impl, 0 };
 	impl->plain = (struct listener){ impl, 1 };
 	pthread_mutex_init(&impl->s.st_lock, NULL);
+	pthread_rwlock_init(&impl->s.allow_lock, NULL);
 	rc = load_allow_list(&impl->s, e);
 	if (rc == 0)
 		rc = open_pool(&impl->s, (size_t)threads * (cfg->srv_content_http_listen ? 3 : 2), e);
@@ -997,6 +972,8 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 	if (rc == 0)
 		rc = server_tls_load(cfg, &cert, &key, impl->s.tls_fp, e);
 	if (rc == 0)
+		rc = server_creds_init(&impl->s, cert, key, e);
+	if (rc == 0)
 		rc = server_report_start(&impl->s, NULL, e);
 	if (rc < 0)
 		goto fail;
@@ -1005,8 +982,14 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 		rc = fd;
 		goto fail;
 	}
-	impl->s.mhd = daemon_start(&impl->tls, fd, cert, key,
-				     server_downstream_gated(&impl->s) ? cert : NULL);
+	/* registered before the daemon takes its first handshake */
+	rc = server_creds_register(&impl->s, impl->s.port);
+	if (rc < 0) {
+		close(fd);
+		err_set(e, rc, "too many servers in one process");
+		goto fail;
+	}
+	impl->s.mhd = daemon_start(&impl->tls, fd, server_downstream_gated(&impl->s) ? cert : NULL);
 	if (impl->s.mhd == NULL) {
 		close(fd);
 		rc = err_set(e, -EIO, "cannot start the HTTPS daemon on %s (certificate, key or TLS setup)",
@@ -1019,7 +1002,7 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 			rc = pfd;
 			goto fail;
 		}
-		impl->s.mhd_plain = daemon_start(&impl->plain, pfd, NULL, NULL, NULL);
+		impl->s.mhd_plain = daemon_start(&impl->plain, pfd, NULL);
 		if (impl->s.mhd_plain == NULL) {
 			close(pfd);
 			rc = err_set(e, -EIO, "cannot start the HTTP content daemon on %s",
@@ -1083,15 +1066,15 @@ int server_stop(struct server *srv)
 	for (int i = 0; i < 2; i++)
 		if (daemons[i] != NULL)
 			MHD_stop_daemon(daemons[i]);
+	server_creds_release(srv);
 	/* no request can queue events any more: store what is waiting */
 	server_report_stop(srv);
 	server_scan_cache_free(srv);
 	for (size_t i = 0; i < srv->st_nfree; i++)
 		storage_close(srv->st_free[i]);
 	free(srv->st_free);
-	for (size_t i = 0; i < srv->n_allow_fps; i++)
-		free(srv->allow_fps[i]);
-	free(srv->allow_fps);
+	server_allow_free(srv->allow_fps, srv->n_allow_fps);
+	pthread_rwlock_destroy(&srv->allow_lock);
 	explicit_bzero(srv->cookie_key, sizeof(srv->cookie_key));
 	pthread_mutex_destroy(&srv->st_lock);
 	free(impl);

@@ -32,5 +32,11 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 int server_stop(struct server *srv);
 /* The bound HTTPS port (useful with listen port 0 in tests). */
 int server_port(const struct server *srv);
+/* SIGHUP: load the certificate and key cfg names (new handshakes get them,
+ * open connections keep theirs) and the new client_cert_allow. On error the
+ * server keeps what it had. */
+int server_reload(struct server *srv, const struct wsus_config *cfg, struct err *e);
+/* The SHA-256 of the certificate now served. */
+void server_tls_fp_get(struct server *srv, char fp[65]);
 
 #endif /* WSUS_SERVER_H */

@@ -10,8 +10,12 @@
 #define WSUS_SERVER_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/stat.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 
 #include "common.h"
 #include "config.h"
@@ -48,7 +52,9 @@ struct server {
 	void    *mhd_plain;             /* plain-HTTP content daemon, or NULL */
 	int      port;
 	char   **allow_fps;             /* downstream client-cert allow-list (lower-case hex) */
-	size_t   n_allow_fps;
+	size_t   n_allow_fps;           /* both under allow_lock (SIGHUP replaces them) */
+	pthread_rwlock_t allow_lock;
+	struct server_creds *_Atomic creds; /* TLS certificate and key (server_reload.c) */
 	struct server_report *report;   /* client event writer (server_report.c), NULL when not running */
 	struct server_queue *queue;     /* admission queue and workers (server_queue.c) */
 	struct server_limit *register_limit; /* RegisterComputer per address, NULL = none (made and
@@ -193,6 +199,24 @@ int server_downstream_gated(const struct server *srv);
 /* 1 when fp (lower-case hex SHA-256, "" for none) is in [server]
  * client_cert_allow. */
 int server_fp_allowed(const struct server *srv, const char *fp);
+
+/*---- server_reload.c: what SIGHUP changes (certificate, allow-list) ----*/
+struct server_creds;
+/* The GnuTLS certificate callback the HTTPS daemon is started with. */
+int server_tls_cert_cb(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+		       const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+		       gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *pkey);
+/* The first credentials (before the daemon starts), the daemon they serve,
+ * and their release at stop. */
+int server_creds_init(struct server *srv, const char *cert_pem, const char *key_pem, struct err *e);
+int server_creds_register(struct server *srv, int port);
+void server_creds_release(struct server *srv);
+/* client_cert_allow: parse into a list of lower-case hex fingerprints; the
+ * lock guarding srv's list; whether mutual TLS is on. */
+int server_allow_parse(const char *list, char ***out, size_t *n, struct err *e);
+void server_allow_free(char **fps, size_t n);
+pthread_rwlock_t *server_allow_lock(const struct server *srv);
+int server_allow_active(const struct server *srv);
 
 /* Fill a fault (always returns -1, for "return server_fault_set(f, ...)"). */
 int server_fault_set(struct server_fault *f, enum protocol_error code, const char *fmt, ...)

@@ -115,12 +115,15 @@ int server_downstream_gated(const struct server *srv)
 
 int server_fp_allowed(const struct server *srv, const char *fp)
 {
+	int ok = 0;
+
 	if (fp == NULL || fp[0] == '\0')
 		return 0;
-	for (size_t i = 0; i < srv->n_allow_fps; i++)
-		if (strcmp(srv->allow_fps[i], fp) == 0)
-			return 1;
-	return 0;
+	pthread_rwlock_rdlock(server_allow_lock(srv));  /* SIGHUP may replace the list */
+	for (size_t i = 0; i < srv->n_allow_fps && !ok; i++)
+		ok = strcmp(srv->allow_fps[i], fp) == 0;
+	pthread_rwlock_unlock(server_allow_lock(srv));
+	return ok;
 }
 
 /* A downstream-only operation from a peer not in client_cert_allow: 403
