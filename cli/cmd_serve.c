@@ -35,6 +35,7 @@ struct serve_state {
 	struct cli *c;
 	const char *listen_arg;         /* --listen, which beats the file on reload too */
 	struct server *srv;
+	struct server_admin *admin;     /* NULL when off or its address was taken */
 	struct sync_scheduler *sched;
 	const struct wsus_config *run;  /* what the scheduler and admin run with */
 	struct wsus_config *kept[SERVE_MAX_RELOADS];
@@ -67,6 +68,24 @@ static void report_restart_only(const struct wsus_config *old, const struct wsus
 	    old->srv_timeout != new->srv_timeout || old->srv_client_targeting != new->srv_client_targeting)
 		log_warn("serve", later, "[server] public_url/threads/max_body/max_connections/timeout/"
 			 "client_targeting", "the running values");
+}
+
+/* The admin listener is for people and monitoring: when its address is
+ * taken, serve logs it and goes on serving clients without it. */
+static void start_admin(struct serve_state *ss)
+{
+	const struct wsus_config *cfg = ss->c->cfg;
+	struct err e = { 0 };
+
+	if (cfg->adm_listen == NULL)
+		return;
+	if (server_admin_start(cfg, ss->srv, &ss->admin, &e) < 0) {
+		log_warn("serve", "admin listener not started: %s", e.msg);
+		return;
+	}
+	printf("admin on %s://%s\n", config_listen_is_loopback(cfg->adm_listen) ? "http" : "https",
+	       cfg->adm_listen);
+	fflush(stdout);
 }
 
 static void reload(struct serve_state *ss)
@@ -177,6 +196,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 		return cli_fail("%s", e.msg);
 	ss.run = c->cfg;
 	print_listening(c->cfg->srv_listen, server_port(ss.srv), fp);
+	start_admin(&ss);
 	/* With an upstream, syncs run on their schedule beside the front end. */
 	if (c->cfg->up_url != NULL && sync_scheduler_start(c->cfg, &ss.sched, &e) < 0) {
 		server_stop(ss.srv);
@@ -192,6 +212,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 		reload(&ss);
 	}
 	cli_notify("STOPPING=1");
+	server_admin_stop(ss.admin);
 	log_info("server", "stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
 	sync_scheduler_stop(ss.sched);
 	if (server_stop(ss.srv) > 0) {

@@ -109,6 +109,7 @@ struct req_state {
 	atomic_int done;              /* the job finished: resp and status are set */
 	struct MHD_Response *resp;    /* the job's answer, or NULL (close the connection) */
 	unsigned status;
+	int64_t started_ms;           /* first call: for the latency metrics */
 };
 
 static struct server_impl *impl_of(struct server *srv)
@@ -517,6 +518,7 @@ static int answer_job(struct MHD_Connection *conn, struct req_state *rs)
 		return MHD_NO;
 	ret = MHD_queue_response(conn, rs->status, r);
 	MHD_destroy_response(r);
+	server_metrics_note(rs->req.soap_action, rs->status, (wsus_now_ms() - rs->started_ms) * 1000);
 	return ret;
 }
 
@@ -649,6 +651,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (rs == NULL)
 			return MHD_NO;
 		rs->impl = l->impl;
+		rs->started_ms = wsus_now_ms();
 		wsus_buf_init(&rs->body, (size_t)l->impl->s.cfg->srv_max_body);
 		atomic_fetch_add(&l->impl->active, 1);
 		*req_cls = rs;
@@ -816,6 +819,11 @@ static int listen_on(const char *addr, int *port, struct err *e)
 	*port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
 					      : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	return fd;
+}
+
+int server_listen_socket(const char *addr, int *port, struct err *e)
+{
+	return listen_on(addr, port, e);
 }
 
 /* MHD may use sendfile only when a closed peer cannot kill us with SIGPIPE. */

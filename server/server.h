@@ -36,6 +36,12 @@ int server_port(const struct server *srv);
  * open connections keep theirs) and the new client_cert_allow. On error the
  * server keeps what it had. */
 int server_reload(struct server *srv, const struct wsus_config *cfg, struct err *e);
+/* The admin listener ([admin] listen): /health, /metrics, the status page. */
+struct server_admin;
+int server_admin_start(const struct wsus_config *cfg, struct server *srv, struct server_admin **out,
+		       struct err *e);
+int server_admin_port(const struct server_admin *a);
+void server_admin_stop(struct server_admin *a);
 /* The SHA-256 of the certificate now served. */
 void server_tls_fp_get(struct server *srv, char fp[65]);
 

@@ -218,6 +218,12 @@ void server_allow_free(char **fps, size_t n);
 pthread_rwlock_t *server_allow_lock(const struct server *srv);
 int server_allow_active(const struct server *srv);
 
+/*---- server.c / server_admin.c ----*/
+/* Bind and listen on ADDR:PORT (port 0 = any); *port = the bound port. */
+int server_listen_socket(const char *addr, int *port, struct err *e);
+/* One SOAP answer for /metrics: the SOAPAction names the operation. */
+void server_metrics_note(const char *soap_action, unsigned status, int64_t micros);
+
 /* Fill a fault (always returns -1, for "return server_fault_set(f, ...)"). */
 int server_fault_set(struct server_fault *f, enum protocol_error code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
