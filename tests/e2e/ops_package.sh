@@ -52,8 +52,12 @@ equals "scratch root: binary is 0755" "$(mode "$T/root/usr/sbin/wsus-replica")" 
 contains "the config is a conffile" "$T/ctl/conffiles" '^/etc/wsus-replica/wsus-replica\.conf$'
 contains "postinst creates the wsus-replica system user" "$T/ctl/postinst" 'adduser --system .*wsus-replica'
 contains "postinst gives the user its data directory" "$T/ctl/postinst" 'chown wsus-replica:wsus-replica /var/lib/wsus-replica'
-lacks "postinst enables nothing" "$T/ctl/postinst" 'deb-systemd-helper (enable|--quiet enable)|systemctl (enable|start)'
-lacks "postinst starts nothing" "$T/ctl/postinst" 'invoke-rc.d|deb-systemd-invoke start'
+# dh_installsystemd --no-enable re-enables only a unit the admin had enabled
+# (deb-systemd-helper enable inside a was-enabled guard); it never starts it.
+en=$(grep -c 'deb-systemd-helper enable' "$T/ctl/postinst")
+guard=$(grep -c 'deb-systemd-helper --quiet was-enabled' "$T/ctl/postinst")
+check "postinst enables nothing the admin had not enabled" test "$en" -le "$guard"
+lacks "postinst starts nothing" "$T/ctl/postinst" 'invoke-rc.d|deb-systemd-invoke (start|restart)|systemctl (enable|start)'
 contains "sysusers.d entry names the user" "$T/root/usr/lib/sysusers.d/wsus-replica.conf" '^u wsus-replica '
 contains "tmpfiles.d entry: data dir 0750" "$T/root/usr/lib/tmpfiles.d/wsus-replica.conf" '^d /var/lib/wsus-replica 0750 wsus-replica wsus-replica'
 
