@@ -75,7 +75,7 @@ PY
 old_n=$(sqlite3 "$T/a/wsus.db" "SELECT count(*) FROM fragment WHERE type = 0 AND instr(CAST(xml AS TEXT), '</Properties>') > 0")
 check "the old database has Core fragments with Properties children ($old_n)" test "$old_n" -ge 4
 
-"$W" -d "$T/a" catalog list > "$T/list" 2> "$T/open.log"; equals "the new binary opens the old database" $? 0
+"$W" -v -d "$T/a" migrate > "$T/list" 2> "$T/open.log"; equals "the new binary migrates the old database" $? 0
 contains "the migration is logged" "$T/open.log" "fragments derived again from the stored documents revisions=9"
 latest=$(sqlite3 "$T/a/wsus.db" "PRAGMA user_version")
 check "the database is at a newer schema ($latest)" test "$latest" -gt "$OLD_RELEASE_VERSION"
