@@ -69,6 +69,10 @@ for rid, core, ext in db.execute("SELECT c.revision_id, CAST(c.xml AS TEXT), CAS
     db.execute("UPDATE fragment SET xml = ? WHERE revision_id = ? AND type = 0", (old.encode(), rid))
     n += 1
 db.execute("PRAGMA user_version = %d" % int(sys.argv[2]))
+# what migration 6 (provenance) added did not exist in that release either
+db.execute("ALTER TABLE revision DROP COLUMN origin_chain")
+db.execute("ALTER TABLE revision DROP COLUMN xml_sha256")
+db.execute("ALTER TABLE sync_stage DROP COLUMN provenance")
 db.commit()
 print(n)
 PY
