@@ -53,6 +53,7 @@ base_conf() { printf '[server]\ntls_cert = %s\ntls_key = %s\n' "$T/srv.crt" "$T/
 
 # 1. open (the default): any peer authorises as a downstream server
 { base_conf; printf '[storage]\ndata_dir = %s\n' "$T/open.d"; } > "$T/open.conf"
+"$W" -q -c "$T/open.conf" migrate > /dev/null   # status never creates a database
 "$W" -c "$T/open.conf" status > "$T/open.status" 2>&1
 contains "open: status shows the policy" "$T/open.status" "^downstreams: +open: any server may sync"
 "$W" -c "$T/open.conf" status --json > "$T/open.json" 2>&1
@@ -65,6 +66,7 @@ stop_srv
 
 # 2. allow_list: only downstream A
 { base_conf; printf 'downstream = allow_list\nclient_cert_allow = %s\n[storage]\ndata_dir = %s\n' "$FPA" "$T/al.d"; } > "$T/al.conf"
+"$W" -q -c "$T/al.conf" migrate > /dev/null
 "$W" -c "$T/al.conf" status > "$T/al.status" 2>&1
 contains "allow_list: status shows the policy" "$T/al.status" "^downstreams: +allow_list: only the 1 client certificate"
 start al || { e2e_finish; exit 1; }
