@@ -6,12 +6,20 @@
 #
 #   bash scripts/demo.sh            # everything under ./var/demo
 #   DEMO_NO_WAIT=1 bash scripts/demo.sh   # stop everything after the scan
+#   (tests/e2e/demo.sh runs it this way on every test run, with free ports)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
-bash scripts/build.sh build
+# WSUS_DEMO_BUILD_DIR: an existing build to use as it is (the e2e_demo test sets it); otherwise install
+# what is missing and build ./build.
+if [ -n "${WSUS_DEMO_BUILD_DIR:-}" ]; then
+  BUILD=$WSUS_DEMO_BUILD_DIR
+else
+  bash scripts/deps.sh
+  bash scripts/build.sh build
+  BUILD=$PWD/build
+fi
 
-BIN=$PWD/build/wsus-replica
+BIN=$BUILD/wsus-replica
 ROOT=${WSUS_DEMO_DIR:-$PWD/var/demo}
 UP_PORT=${WSUS_DEMO_UPSTREAM_PORT:-8531}
 REP_PORT=${WSUS_DEMO_REPLICA_PORT:-8541}
@@ -36,7 +44,7 @@ rm -rf "$ROOT"
 mkdir -p "$ROOT"
 
 echo "== 1. upstream: a sample catalogue (seed 1, 500 revisions) with approvals for group Workstations"
-build/wsus-gencatalog --seed 1 --revisions 500 --out "$ROOT/catalog" --force
+"$BUILD/wsus-gencatalog" --seed 1 --revisions 500 --out "$ROOT/catalog" --force
 "$BIN" -q -d "$UP" import "$ROOT/catalog"
 "$BIN" -q -d "$UP" group add Workstations
 # awk stops after 8 by itself: head would close the pipe and pipefail would abort.
@@ -50,6 +58,7 @@ wait_listening "$ROOT/upstream.out"
 cat "$ROOT/upstream.out"
 
 echo "== 2. replica: pin the upstream's certificate, sync over HTTPS"
+mkdir -p "$REP/pins"   # a pin store named in the config must exist (fail closed)
 cat > "$ROOT/replica.conf" <<EOF
 [server]
 listen = 127.0.0.1:$REP_PORT
