@@ -247,6 +247,8 @@ static void restore(void)
 
 	storage_close(F.st);
 	F.st = NULL;
+	/* prepared scan states describe the catalogue being thrown away */
+	server_scan_cache_free(&F.srv);
 	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
 		snprintf(path, sizeof(path), "%s/wsus.db%s", F.dir, sides[i]);
 		unlink(path);
@@ -258,6 +260,7 @@ static void restore(void)
 
 static void teardown(void)
 {
+	server_scan_cache_free(&F.srv);
 	storage_close(F.st);
 	config_free(F.cfg);
 	free(F.db_snapshot);
