@@ -76,6 +76,17 @@ static const struct cmd_help helps[] = {
 	  "  consistent snapshot, also while serve runs. Restore: stop the service, copy\n"
 	  "  FILE to DATADIR/wsus.db (remove wsus.db-wal and wsus.db-shm), start it.\n"
 	  "  Payloads under content/ are not in it (they are re-fetched or re-imported).\n" },
+	{ "export", "export BUNDLE --key KEY.pem [--since ANCHOR] [--content]",
+	  "  Write the catalogue (revisions with provenance, groups, deployments, declines,\n"
+	  "  EULAs; with --content the payloads present here) to BUNDLE, signed with the\n"
+	  "  Ed25519 private key KEY.pem (openssl genpkey -algorithm ed25519 -out KEY.pem).\n"
+	  "  --since ANCHOR: only what changed after that catalogue anchor (printed by\n"
+	  "  the previous export). Every export gets a higher sequence number.\n" },
+	{ "import-bundle", "import-bundle BUNDLE [--signer PUBKEY.pem]",
+	  "  Verify BUNDLE's signature (with PUBKEY.pem, else the keys in [trust]\n"
+	  "  bundle_signers) and every member's digest before reading it, refuse a\n"
+	  "  replayed or older one, then publish it like a sync (all or nothing) and\n"
+	  "  store its payloads after digest checks. Needs no upstream.\n" },
 	{ "help", "help [COMMAND]",
 	  "  This text, or one command's.\n" },
 };

@@ -29,6 +29,8 @@ static const struct {
 	{ "scan", cmd_scan, 0 },
 	{ "migrate", cmd_migrate, 0 },
 	{ "backup", cmd_backup, 0 },
+	{ "export", cmd_export, 0 },
+	{ "import-bundle", cmd_import_bundle, 0 },
 	{ "help", cmd_help, 0 },
 };
 

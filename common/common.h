@@ -241,4 +241,90 @@ struct wsus_update {
 /* Frees everything a wsus_update owns, then u itself. Accepts NULL. */
 void wsus_update_free(struct wsus_update *u);
 
+/*---- Signed air-gap bundles (common_bundle.c) ----*/
+
+#define WSUS_BUNDLE_MAX_MANIFEST (32u * 1024 * 1024)  /* the signed manifest text */
+#define WSUS_BUNDLE_MAX_MEMBERS  500000               /* members (catalogue + payloads) */
+#define WSUS_BUNDLE_MAX_FIELDS   16                   /* fields of one record */
+#define WSUS_BUNDLE_MAX_RECORD   (WSUS_MAX_UPDATE_XML + 4u * 1024 * 1024) /* one record */
+
+/* The records of a bundle's catalogue member (fields in this order). */
+enum wsus_bundle_record_type {
+	WSUS_BREC_REVISION = 1,    /* update_id, revision, xml, mu_urls, keys, chain */
+	WSUS_BREC_GROUP = 2,       /* group_id, name, parent_id */
+	WSUS_BREC_DEPLOYMENT = 3,  /* deployment_id, update_id, revision, action, admin, deadline,
+	                              is_assigned, go_live, group_id, priority, dead */
+	WSUS_BREC_DECLINED = 4,    /* update_id */
+	WSUS_BREC_EULA = 5,        /* eula_id */
+};
+
+/* An Ed25519 key (private for export, public for import). */
+struct wsus_bundle_key;
+int wsus_bundle_key_load_private(const char *path, struct wsus_bundle_key **out, struct err *e);
+int wsus_bundle_key_load_public(const char *path, struct wsus_bundle_key **out, struct err *e);
+/* Lower-case hex SHA-256 of the public key's DER SubjectPublicKeyInfo. */
+const char *wsus_bundle_key_fingerprint(const struct wsus_bundle_key *k);
+void wsus_bundle_key_free(struct wsus_bundle_key *k);
+
+/* The signed manifest's header. */
+struct wsus_bundle_info {
+	char     exporter[WSUS_GUID_LEN];  /* ServerID of the exporting server */
+	uint64_t sequence;                 /* grows with every export of that server (replay guard) */
+	int64_t  anchor;                   /* the exporter's catalogue anchor the bundle reflects */
+	int64_t  since;                    /* 0 = full; else only changes after this anchor */
+	int      content;                  /* payloads included */
+	char     created[32];              /* ISO 8601 UTC */
+	/* filled by the reader */
+	uint64_t members;
+	uint64_t manifest_offset, manifest_len;
+};
+struct wsus_bundle_member {
+	char     kind[16];                 /* "catalog", "content" */
+	char     name[72];
+	uint64_t offset, size;
+	uint8_t  sha256[WSUS_SHA256_LEN];
+};
+/* One record of a member: n fields, each NUL-terminated after len bytes;
+ * valid until the next record_next. */
+struct wsus_bundle_record {
+	int         type;
+	size_t      n;
+	const char *field[WSUS_BUNDLE_MAX_FIELDS];
+	size_t      len[WSUS_BUNDLE_MAX_FIELDS];
+};
+
+/* Writing: new (PATH.part), then per member begin, write/record_write, end;
+ * finish signs and renames to PATH. free without finish removes PATH.part. */
+struct wsus_bundle_writer;
+int wsus_bundle_writer_new(const char *path, struct wsus_bundle_writer **out, struct err *e);
+int wsus_bundle_member_begin(struct wsus_bundle_writer *w, const char *kind, const char *name, struct err *e);
+int wsus_bundle_member_write(struct wsus_bundle_writer *w, const void *data, size_t n, struct err *e);
+int wsus_bundle_record_write(struct wsus_bundle_writer *w, int type, const char *const *fields,
+			     const size_t *lens, size_t n, struct err *e);
+int wsus_bundle_member_end(struct wsus_bundle_writer *w, struct err *e);
+int wsus_bundle_writer_finish(struct wsus_bundle_writer *w, const struct wsus_bundle_info *info,
+			      const struct wsus_bundle_key *key, struct err *e);
+uint64_t wsus_bundle_writer_size(const struct wsus_bundle_writer *w);
+void wsus_bundle_writer_free(struct wsus_bundle_writer *w);
+
+/* Reading. open: the trailer names the signer, which must be one of keys;
+ * the signature is verified before any manifest line is parsed (-EBADMSG
+ * damaged/altered/unsigned, -EKEYREJECTED unknown signer). check: hash every
+ * member against the manifest (streaming). Then member_open, record_next
+ * (1 = a record, 0 = end of member) or member_read, member_close (verifies
+ * the hash again). */
+struct wsus_bundle_reader;
+int wsus_bundle_open(const char *path, struct wsus_bundle_key *const *keys, size_t n_keys,
+		     struct wsus_bundle_reader **out, struct err *e);
+const struct wsus_bundle_info *wsus_bundle_info(const struct wsus_bundle_reader *r);
+const char *wsus_bundle_signer(const struct wsus_bundle_reader *r);
+size_t wsus_bundle_member_count(const struct wsus_bundle_reader *r);
+const struct wsus_bundle_member *wsus_bundle_member(const struct wsus_bundle_reader *r, size_t i);
+int wsus_bundle_check(struct wsus_bundle_reader *r, struct err *e);
+int wsus_bundle_member_open(struct wsus_bundle_reader *r, size_t i, struct err *e);
+int wsus_bundle_member_read(struct wsus_bundle_reader *r, void *buf, size_t cap, size_t *got, struct err *e);
+int wsus_bundle_record_next(struct wsus_bundle_reader *r, struct wsus_bundle_record *rec, struct err *e);
+int wsus_bundle_member_close(struct wsus_bundle_reader *r, struct err *e);
+void wsus_bundle_close(struct wsus_bundle_reader *r);
+
 #endif /* WSUS_COMMON_H */

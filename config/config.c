@@ -100,6 +100,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "trust", "proxy", CT_PROXY, CF_OPTIONAL, 0, 0, NULL, F(tr_proxy) },
 	{ "trust", "allow_user_proxy_fallback", CT_BOOL, 0, 0, 0, "false", F(tr_allow_user_proxy_fallback) },
 	{ "trust", "allow_http_content", CT_BOOL, 0, 0, 0, "false", F(tr_allow_http_content) },
+	{ "trust", "bundle_signers", CT_PATH, CF_IN_DATADIR, 0, 0, "signers", F(tr_bundle_signers) },
 
 	{ "storage", "data_dir", CT_PATH, 0, 0, 0, WSUS_DEFAULT_DATA_DIR, F(st_data_dir) },
 	{ "storage", "content_dir", CT_PATH, CF_IN_DATADIR, 0, 0, "content", F(st_content_dir) },

@@ -53,6 +53,8 @@ struct wsus_config {
 	char *tr_proxy;               /* the system proxy, NULL = direct */
 	int   tr_allow_user_proxy_fallback; /* 0 (default) */
 	int   tr_allow_http_content;  /* 0 (default) */
+	char *tr_bundle_signers;      /* directory of Ed25519 public keys (PEM) trusted to sign
+	                                 air-gap bundles; default DATADIR/signers */
 
 	/* [storage] */
 	char *st_data_dir;            /* default ./var (/var/lib/wsus-replica when installed) */

@@ -901,4 +901,12 @@ int storage_report_computer_status(struct storage *st, const char *computer_id,
 					     void *ctx),
 				   void *ctx, struct err *e);
 
+/*---- storage_bundle.c: what an air-gap export reads ----*/
+
+/* Every revision stamped in (since, upto], in RevisionID order (declined ones
+ * included); a non-zero return from fn stops the walk and is returned. */
+int storage_bundle_revisions(struct storage *st, int64_t since, int64_t upto,
+			     int (*fn)(const char *update_id, int revision, void *ctx), void *ctx,
+			     struct err *e);
+
 #endif /* WSUS_STORAGE_H */

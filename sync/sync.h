@@ -255,6 +255,37 @@ struct sync_options {
 int sync_run(const struct wsus_config *cfg, const struct sync_options *opt, struct sync_result *res,
 	     struct err *e);
 
+/*---- sync_bundle.c: signed air-gap bundles (issue 13.5) ----*/
+
+struct sync_bundle_options {
+	const char *path;              /* the bundle file */
+	const char *signer;            /* a trusted Ed25519 public key (PEM); NULL = every *.pem in
+	                                  [trust] bundle_signers */
+};
+struct sync_bundle_result {
+	struct sync_result sync;       /* phase, published_new/changed, deployments, ... */
+	char     signer[SYNC_SHA256_HEX];  /* SHA-256 of the signer's public key */
+	char     exporter[WSUS_GUID_LEN];  /* ServerID of the exporting server */
+	uint64_t sequence;
+	int64_t  anchor, since;        /* the exporter's anchors the bundle spans */
+	size_t   revisions;            /* revisions the bundle carried */
+	size_t   payloads;             /* payload members */
+	size_t   payloads_stored;      /* verified and published into the content store */
+	size_t   payloads_skipped;     /* present already, or of no catalogued file */
+	size_t   payloads_quarantined; /* failed a digest check: never served */
+};
+/* Import a bundle written by `export`: the signature is verified against the
+ * trusted keys and every member against its signed digest before anything is
+ * parsed or written; a replayed or older bundle (sequence not newer than the
+ * last imported from that signer) is refused; then the catalogue is staged
+ * and published like a sync from "bundle://<exporter ServerID>" (replica
+ * mode: with its groups, deployments, declines and EULAs) and the payloads go
+ * through the content store's verification. Fails with one line in e and
+ * nothing changed before publishing; -EBUSY when a sync runs. res->sync.phase
+ * says how far it got. */
+int sync_bundle_import(const struct wsus_config *cfg, const struct sync_bundle_options *opt,
+		       struct sync_bundle_result *res, struct err *e);
+
 /*---- sync_sched.c: the schedule inside serve ----*/
 
 struct sync_scheduler;

@@ -104,6 +104,12 @@ struct sync_ctx {
 	int     server_changed;                  /* ServerChanged: anchors reset, start again */
 	int     provenance_off;                  /* the upstream answered GetUpdateProvenance with a
 	                                            fault: not a wsus-replica, not asked again */
+	int     offline;                         /* a bundle import (sync_bundle.c): no HTTP client,
+	                                            no upstream anchors */
+	const char *source;                      /* origin_source of what is published, NULL = "sync" */
+	/* Inside the publishing transaction, instead of saving the upstream's
+	 * anchors (NULL: save them): a bundle import records its sequence. */
+	int   (*publish_state)(struct sync_ctx *c, struct err *e);
 	int     progress_on;                     /* a progress line is showing */
 	int64_t progress_ms;                     /* when it was last drawn */
 };
@@ -119,6 +125,12 @@ int  sync_check_cancel(struct sync_ctx *c, struct err *e);
 /* The \r progress line (only with opt->progress on a terminal); end clears it. */
 void sync_progress(struct sync_ctx *c, const char *what, size_t done, size_t total);
 void sync_progress_end(struct sync_ctx *c);
+/* DATADIR/sync.lock (flock): one sync or bundle import per data directory;
+ * -EBUSY when held. Close *fd to release. */
+int  sync_lock_take(const struct wsus_config *cfg, int *fd, struct err *e);
+/* PUBLISH: move the staging into the catalogue with the deployment set
+ * (replica mode), the state and a history row, in one transaction. */
+int  sync_publish(struct sync_ctx *c, struct err *e);
 
 /*---- sync_call.c: SOAP requests with fault handling ----*/
 

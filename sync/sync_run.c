@@ -17,13 +17,13 @@
  *       +---------------- ERROR <-- (any failure from AUTH to PUBLISH)
  *
  *   transition                  function
- *   IDLE -> AUTH                sync_run: lock_take, ctx_open
+ *   IDLE -> AUTH                sync_run: sync_lock_take, ctx_open
  *   AUTH                        sync_auth (sync_call.c), again on InvalidCookie or expiry
  *   CONFIG                      sync_phase_config (sync_meta.c)
  *   CATEGORIES, UPDATES         sync_phase_list (sync_meta.c) -> sync_fetch
  *   KEYS                        sync_phase_keys (sync_meta.c)
  *   DEPLOYMENTS                 sync_phase_deployments (sync_deploy.c)
- *   PUBLISH                     publish (here) -> sync_deploy_publish
+ *   PUBLISH                     sync_publish (here) -> sync_deploy_publish
  *   CONTENT                     sync_phase_content (sync_content.c)
  *   ROLLUP                      sync_phase_rollup (sync_report.c)
  *   * -> ERROR                  run_metadata / publish return < 0
@@ -128,7 +128,7 @@ void sync_progress_end(struct sync_ctx *c)
 
 /*---- The lock: one sync per data directory ----*/
 
-static int lock_take(const struct wsus_config *cfg, int *fd, struct err *e)
+int sync_lock_take(const struct wsus_config *cfg, int *fd, struct err *e)
 {
 	char path[4096];
 	int rc = wsus_mkdir_p(cfg->st_data_dir, 0755, e);
@@ -254,8 +254,8 @@ static void ctx_release(struct sync_ctx *c)
 /* What every state after IDLE relies on (design notes above). */
 static int ctx_check(const struct sync_ctx *c)
 {
-	return c->st != NULL && (c->http != NULL || c->post != NULL) && c->base[0] != '\0' &&
-	       c->sss_url[0] != '\0' && (!c->authorised || c->cookie != NULL) &&
+	return c->st != NULL && (c->offline || c->http != NULL || c->post != NULL) && c->base[0] != '\0' &&
+	       (c->offline || c->sss_url[0] != '\0') && (!c->authorised || c->cookie != NULL) &&
 	       (!c->dep.have || c->cfg->up_mode == WSUS_MODE_REPLICA) && c->res->published == 0;
 }
 #endif
@@ -317,8 +317,8 @@ static int publish_doc(const struct storage_stage_row *r, void *ctx)
 {
 	struct publish_walk *w = ctx;
 	struct sync_ctx *c = w->c;
-	struct storage_origin o = { .upstream_url = c->base, .cert_sha256 = r->cert_sha256, .source = "sync",
-				    .chain = r->provenance };
+	struct storage_origin o = { .upstream_url = c->base, .cert_sha256 = r->cert_sha256,
+				    .source = c->source ? c->source : "sync", .chain = r->provenance };
 	struct wsus_update *u = NULL;
 	int rc, published = 0, changed = 0;
 
@@ -386,10 +386,11 @@ static int record(struct sync_ctx *c, struct err *e)
 }
 
 /* PUBLISH: everything of this run becomes visible in one transaction. */
-static int publish(struct sync_ctx *c, struct err *e)
+int sync_publish(struct sync_ctx *c, struct err *e)
 {
 	struct publish_walk w = { .c = c, .e = e };
-	struct storage_origin o = { .upstream_url = c->base, .cert_sha256 = c->res->cert_sha256, .source = "sync" };
+	struct storage_origin o = { .upstream_url = c->base, .cert_sha256 = c->res->cert_sha256,
+				    .source = c->source ? c->source : "sync" };
 	struct storage_anchor a = { 0, 0 };
 	int64_t staged = 0;
 	int rc;
@@ -410,7 +411,7 @@ static int publish(struct sync_ctx *c, struct err *e)
 	if (rc == 0 && c->cfg->up_mode == WSUS_MODE_REPLICA)
 		rc = sync_deploy_publish(c, &o, e);
 	if (rc == 0)
-		rc = save_state(c, e);
+		rc = c->publish_state != NULL ? c->publish_state(c, e) : save_state(c, e);
 	if (rc == 0)
 		rc = record(c, e);
 	if (rc == 0)
@@ -516,7 +517,7 @@ static int run_all(struct sync_ctx *c, struct err *e)
 		rc = run_metadata(c, e);
 	}
 	if (rc == 0)
-		rc = publish(c, e);
+		rc = sync_publish(c, e);
 	if (rc < 0)
 		return rc;
 	c->res->phase = "content";
@@ -575,7 +576,7 @@ int sync_run(const struct wsus_config *cfg, const struct sync_options *opt, stru
 		res->finished_ms = wsus_now_ms();
 		return rc;
 	}
-	rc = lock_take(cfg, &lock, e);
+	rc = sync_lock_take(cfg, &lock, e);
 	if (rc == 0)
 		rc = ctx_open(&c, e);
 	if (rc == 0)

@@ -1,0 +1,5 @@
+# Signed air-gap transfer (issue 13.5): export on a seeded tier 0, import on a
+# tier 1 with no upstream, tampering/wrong key/unsigned/replay refused.
+if(TARGET wsus_sync)
+  wsus_e2e_test(e2e_bundle_airgap SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/e2e/bundle_airgap.sh TIMEOUT 240)
+endif()
