@@ -230,9 +230,31 @@ static void staged_free(struct staged *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* A copy of field i with its NUL (binary-safe: a document may hold any byte). */
 static char *dup_field(const struct wsus_bundle_record *r, size_t i)
 {
-	return r->len[i] > 0 ? strndup(r->field[i], r->len[i]) : NULL;
+	char *p;
+
+	if (r->len[i] == 0)
+		return NULL;
+	p = malloc(r->len[i] + 1);
+	if (p != NULL)
+		memcpy(p, r->field[i], r->len[i] + 1);
+	return p;
+}
+
+/* A decimal field within [min, max]; -EBADMSG otherwise. */
+static int int_field(const struct wsus_bundle_record *r, size_t i, long min, long max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(r->field[i], &end, 10);
+	if (errno != 0 || end == r->field[i] || *end != '\0' || v < min || v > max)
+		return -EBADMSG;
+	*out = (int)v;
+	return 0;
 }
 
 static int flush_batch(struct bundle_run *b, struct err *e)
@@ -284,17 +306,15 @@ static int flush_batch(struct bundle_run *b, struct err *e)
 static int on_revision(struct bundle_run *b, const struct wsus_bundle_record *r, struct err *e)
 {
 	struct staged *s;
-	char *end;
-	long rev;
+	int rev;
 
 	if (r->n != 6)
 		return err_set(e, -EBADMSG, "bundle revision record has %zu fields", r->n);
-	rev = strtol(r->field[1], &end, 10);
-	if (*end != '\0' || rev < 0 || rev > INT32_MAX || r->len[2] == 0)
+	if (int_field(r, 1, 0, INT32_MAX, &rev) < 0 || r->len[2] == 0)
 		return err_set(e, -EBADMSG, "bundle revision record of %.40s is malformed", r->field[0]);
 	s = &b->batch[b->n_batch++];
 	s->uid = dup_field(r, 0);
-	s->rev = (int)rev;
+	s->rev = rev;
 	s->xml = dup_field(r, 2);
 	s->xml_len = r->len[2];
 	s->mu = dup_field(r, 3);
@@ -363,13 +383,11 @@ static int on_deployment(struct bundle_run *b, const struct wsus_bundle_record *
 	    copy_text(d.update_id, sizeof(d.update_id), r, 1) < 0 || storage_action_parse(r->field[3], &a) < 0 ||
 	    copy_text(d.admin_name, sizeof(d.admin_name), r, 4) < 0 ||
 	    copy_text(d.deadline, sizeof(d.deadline), r, 5) < 0 || copy_text(d.go_live, sizeof(d.go_live), r, 7) < 0 ||
-	    copy_text(d.group_id, sizeof(d.group_id), r, 8) < 0)
+	    copy_text(d.group_id, sizeof(d.group_id), r, 8) < 0 || int_field(r, 2, 0, INT32_MAX, &d.revision) < 0 ||
+	    int_field(r, 6, 0, 1, &d.is_assigned) < 0 || int_field(r, 9, 1, 3, &d.download_priority) < 0 ||
+	    int_field(r, 10, 0, 1, &d.dead) < 0)
 		return err_set(e, -EBADMSG, "bundle deployment record is malformed");
-	d.revision = atoi(r->field[2]);
 	d.action = a;
-	d.is_assigned = strcmp(r->field[6], "1") == 0;
-	d.download_priority = atoi(r->field[9]);
-	d.dead = strcmp(r->field[10], "1") == 0;
 	if (d.dead) {
 		rc = grow((void **)&set->dead, set->n_dead, &b->cap_dead, sizeof(*set->dead), e);
 		if (rc == 0)
