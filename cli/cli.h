@@ -59,6 +59,8 @@ int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);
 int cmd_sync(struct cli *c, int argc, char **argv);
+/* cmd_sync_history.c: `sync history` (cmd_sync hands it argv from "history") */
+int cmd_sync_history(struct cli *c, int argc, char **argv);
 int cmd_pin(struct cli *c, int argc, char **argv);
 int cmd_scan(struct cli *c, int argc, char **argv);
 int cmd_migrate(struct cli *c, int argc, char **argv);

@@ -56,9 +56,12 @@ static const struct cmd_help helps[] = {
 	  "  admin listener ([admin] listen: /health, /metrics, status page). SIGHUP\n"
 	  "  re-reads the configuration, pin store, TLS certificate and key,\n"
 	  "  client_cert_allow and log level. Tells systemd READY/RELOADING/STOPPING.\n" },
-	{ "sync", "sync",
+	{ "sync", "sync | sync history [--limit N] [--json]",
 	  "  One sync with the configured upstream now, then exit: 0 when published, else\n"
-	  "  1 and one line on stderr (the log lines with -v).\n" },
+	  "  1 and one line on stderr (the log lines with -v). Every run is recorded.\n"
+	  "  history: the newest N runs (default 20), failed ones included: start,\n"
+	  "  duration, result, new and changed revisions, payload bytes, upstream, pin\n"
+	  "  verdict and error; read-only. --json: the stable form (README).\n" },
 	{ "pin", "pin add FILE | pin list | pin remove SHA256 | pin check",
 	  "  Manage the pin store ([trust] pin_store). check: a real handshake with the\n"
 	  "  upstream, the presented chain and the verdict a sync would get.\n" },

@@ -10,6 +10,7 @@
  *
  * SIGHUP reloads (reload() below): the configuration file is read again;
  * the front end takes the new TLS certificate and key and client_cert_allow,
+ * the admin listener its client_cert_allow, the access log is reopened,
  * the scheduler restarts with the new [upstream], [sync] and [trust] (the pin
  * store is read again), the log level follows [log] level. Settings that need
  * a restart are reported and keep their running values: the front end keeps
@@ -133,6 +134,10 @@ static void reload(struct serve_state *ss)
 	}
 	if (server_reload(ss->srv, cfg, &e) < 0)
 		log_err("serve", "reload: certificate and allow-list unchanged: %s", e.msg);
+	if (server_admin_reload(ss->admin, cfg, &e) < 0)
+		log_err("serve", "reload: admin client_cert_allow unchanged: %s", e.msg);
+	if (server_reopen_logs(ss->srv, cfg->log_access, &e) < 0)
+		log_err("serve", "reload: access log unchanged: %s", e.msg);
 	ss->kept[ss->n_kept++] = cfg;
 	sync_scheduler_stop(ss->sched);
 	ss->sched = NULL;

@@ -137,7 +137,7 @@ static int print_sync(struct storage *st, int json, struct err *e)
 	char fin[32];
 	int rc, have;
 
-	rc = storage_sync_last(st, &r, e);
+	rc = storage_sync_last(st, 1, &r, e);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	have = rc == 0;

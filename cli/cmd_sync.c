@@ -4,8 +4,11 @@
  * reported, they are retried by the next sync); 1 with one line on stderr
  * saying why otherwise, in which case nothing was published and the next
  * sync resumes. A progress line is drawn when stderr is a terminal.
+ * Every run, failed ones too, is recorded: `sync history`
+ * (cmd_sync_history.c) shows them.
  */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -18,9 +21,10 @@ int cmd_sync(struct cli *c, int argc, char **argv)
 	struct err e = { 0 };
 	int rc;
 
-	(void)argv;
+	if (argc >= 2 && strcmp(argv[1], "history") == 0)
+		return cmd_sync_history(c, argc - 1, argv + 1);
 	if (argc != 1)
-		return cli_usage("sync");
+		return cli_usage("sync | sync history [--limit N] [--json]");
 	if (c->cfg->up_url == NULL)
 		return cli_fail("no upstream configured: set [upstream] url in the configuration file (-c FILE)");
 	opt.progress = isatty(STDERR_FILENO);

@@ -44,6 +44,13 @@
  * (8) Stopping never waits on a running operation for more than
  *     SERVER_STOP_GRACE_MS: what is still running then is abandoned to
  *     process exit (server_stop says how many; serve exits at once).
+ * (9) The access log (server_access.c) gets one line per request from
+ *     on_completed. What it needs is kept in the request state: method,
+ *     path and peer at the first call; status and body bytes where the
+ *     answer is queued (server_queue_response, which finds the request
+ *     through a thread-local pointer set while an MHD callback of that
+ *     request runs: every answer is queued from one); the operation and the
+ *     ComputerID from the job's server_req.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -109,8 +116,27 @@ struct req_state {
 	atomic_int done;              /* the job finished: resp and status are set */
 	struct MHD_Response *resp;    /* the job's answer, or NULL (close the connection) */
 	unsigned status;
-	int64_t started_ms;           /* first call: for the latency metrics */
+	uint64_t bytes;               /* the job's answer body */
+	int64_t started_us;           /* first call (monotonic): latency metrics, access log */
+	/* the access log (design note 9) */
+	char method[8];
+	char path[288];               /* cut */
+	char peer[64];
+	const char *op;               /* "Content", "SelfUpdate", or NULL (SOAP: req.op_name) */
+	unsigned sent_status;         /* 0: nothing was queued */
+	uint64_t sent_bytes;
 };
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The request whose MHD callback runs on this thread (design note 9). */
+static _Thread_local struct req_state *current_rs;
 
 static struct server_impl *impl_of(struct server *srv)
 {
@@ -133,6 +159,22 @@ static const char *status_text(unsigned status)
 	}
 }
 
+int server_queue_response(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r, uint64_t bytes)
+{
+	struct req_state *rs = current_rs;
+
+	if (rs != NULL) {
+		rs->sent_status = status;
+		rs->sent_bytes = strcmp(rs->method, "HEAD") == 0 ? 0 : bytes;
+	}
+	return MHD_queue_response(conn, status, r);
+}
+
+void server_req_computer(struct server_req *req, const char *id)
+{
+	snprintf(req->computer_id, sizeof(req->computer_id), "%s", id ? id : "");
+}
+
 int server_reply_status(struct MHD_Connection *conn, unsigned status, const char *allow)
 {
 	const char *text = status_text(status);
@@ -145,7 +187,7 @@ int server_reply_status(struct MHD_Connection *conn, unsigned status, const char
 	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
 	if (allow != NULL)
 		MHD_add_response_header(r, "Allow", allow);
-	ret = MHD_queue_response(conn, status, r);
+	ret = server_queue_response(conn, status, r, strlen(text));
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -184,8 +226,7 @@ int server_req_over_budget(const struct server_req *req)
 	return req->deadline_ms > 0 && wsus_now_ms() > req->deadline_ms;
 }
 
-/* Percent-encode what would break a key=value log line; cut with "...". */
-static void log_clean(const char *in, char *out, size_t cap)
+void server_text_clean(const char *in, char *out, size_t cap)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t o = 0;
@@ -214,7 +255,7 @@ void server_log_refused(const struct server_req *req, unsigned status, const cha
 
 	if (level > log_verbosity)
 		return;
-	log_clean(req->path, path, sizeof(path));
+	server_text_clean(req->path, path, sizeof(path));
 	log_msg(level, "server", "refused status=%u method=%s path=%s peer=%s tls=%d why=\"%s\"",
 		status, req->method ? req->method : "-", path, req->peer[0] ? req->peer : "-",
 		req->tls, why);
@@ -442,7 +483,7 @@ static const char *encode_answer(struct server_req *req, int *status, struct wsu
 /* The worker's half of a SOAP request: run the operation, encode the
  * answer, make the MHD response (NULL when even that fails). */
 static struct MHD_Response *soap_answer(struct server_req *req, const struct server_service *svc,
-					unsigned *status)
+					unsigned *status, uint64_t *bytes)
 {
 	struct server_resp resp = { 0 };
 	struct MHD_Response *r;
@@ -455,6 +496,7 @@ static struct MHD_Response *soap_answer(struct server_req *req, const struct ser
 	if (req->st == NULL) {
 		log_err("server", "cannot open storage for a request: %s", e.msg);
 		*status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		*bytes = strlen(status_text(503));
 		return busy_response(req->srv->cfg);
 	}
 	req->memo_ok = 1;
@@ -463,6 +505,7 @@ static struct MHD_Response *soap_answer(struct server_req *req, const struct ser
 	req->st = NULL;
 	coding = encode_answer(req, &resp.status, &resp.body);
 	body = wsus_buf_steal(&resp.body, &len);
+	*bytes = len;
 	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
 		free(body);
@@ -494,10 +537,11 @@ static void job_run(struct server_job *job, enum server_job_verdict v)
 
 	if (v == SERVER_JOB_RUN) {
 		rs->req.deadline_ms = wsus_now_ms() + impl->s.cfg->srv_parse_budget_ms;
-		rs->resp = soap_answer(&rs->req, rs->svc, &rs->status);
+		rs->resp = soap_answer(&rs->req, rs->svc, &rs->status, &rs->bytes);
 	} else {
 		note_shed(impl, v == SERVER_JOB_LATE ? "waited past queue_wait_ms" : "stopping");
 		rs->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		rs->bytes = strlen(status_text(503));
 		rs->resp = busy_response(impl->s.cfg);
 	}
 	atomic_store(&rs->done, 1);
@@ -516,9 +560,9 @@ static int answer_job(struct MHD_Connection *conn, struct req_state *rs)
 	rs->resp = NULL;
 	if (r == NULL)
 		return MHD_NO;
-	ret = MHD_queue_response(conn, rs->status, r);
+	ret = server_queue_response(conn, rs->status, r, rs->bytes);
 	MHD_destroy_response(r);
-	server_metrics_note(rs->req.soap_action, rs->status, (wsus_now_ms() - rs->started_ms) * 1000);
+	server_metrics_note(rs->req.soap_action, rs->status, mono_us() - rs->started_us);
 	return ret;
 }
 
@@ -552,7 +596,7 @@ static int handle_soap(struct server_req *req, struct MHD_Connection *conn,
 	r = busy_response(rs->impl->s.cfg);
 	if (r == NULL)
 		return MHD_NO;
-	ret = MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+	ret = server_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, r, strlen(status_text(503)));
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -585,11 +629,15 @@ static int route(struct listener *l, struct MHD_Connection *conn, const char *ur
 		server_log_refused(&req, MHD_HTTP_CONTENT_TOO_LARGE, "request body over max_body");
 		return server_reply_status(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL);
 	}
-	if (strncasecmp(url, "/Content/", 9) == 0)
+	if (strncasecmp(url, "/Content/", 9) == 0) {
+		rs->op = "Content";
 		return handle_content(&req, conn);
+	}
 	which = server_static_path(url);
-	if (which == SERVER_STATIC_SELFUPDATE || (which != 0 && !l->plain))
+	if (which == SERVER_STATIC_SELFUPDATE || (which != 0 && !l->plain)) {
+		rs->op = "SelfUpdate";
 		return server_static_handle(&req, conn, which);
+	}
 	svc = l->plain ? NULL : service_by_path(url);
 	if (svc == NULL) {
 		server_log_refused(&req, MHD_HTTP_NOT_FOUND, l->plain ? "plain port serves /Content and /SelfUpdate only"
@@ -636,25 +684,32 @@ static int refuse_declared_body(struct listener *l, struct MHD_Connection *conn,
 	return 1;
 }
 
+/* What the access log says of a request, taken at its first call. */
+static void note_basics(struct req_state *rs, struct MHD_Connection *conn, const char *url, const char *method)
+{
+	snprintf(rs->method, sizeof(rs->method), "%s", method ? method : "");
+	snprintf(rs->path, sizeof(rs->path), "%s", url ? url : "");
+	peer_text(conn, rs->peer);
+}
+
 /* Call 1: allocate (and maybe refuse a declared oversized body at once).
  * Middle calls: keep the body up to the cap, or drain it. Last call: route. */
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload,
-				  size_t *upload_size, void **req_cls)
+static enum MHD_Result on_call(struct listener *l, struct MHD_Connection *conn, const char *url,
+			       const char *method, const char *upload, size_t *upload_size, void **req_cls)
 {
-	struct listener *l = cls;
 	struct req_state *rs = *req_cls;
 
-	(void)version;
 	if (rs == NULL) {
 		rs = calloc(1, sizeof(*rs));
 		if (rs == NULL)
 			return MHD_NO;
 		rs->impl = l->impl;
-		rs->started_ms = wsus_now_ms();
+		rs->started_us = mono_us();
+		note_basics(rs, conn, url, method);
 		wsus_buf_init(&rs->body, (size_t)l->impl->s.cfg->srv_max_body);
 		atomic_fetch_add(&l->impl->active, 1);
 		*req_cls = rs;
+		current_rs = rs;
 		if (refuse_declared_body(l, conn, url, method, rs))
 			return (enum MHD_Result)server_reply_status(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL);
 		return MHD_YES;
@@ -683,6 +738,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return (enum MHD_Result)route(l, conn, url, method, rs);
 }
 
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **req_cls)
+{
+	enum MHD_Result ret;
+
+	(void)version;
+	current_rs = *req_cls;    /* design note 9 */
+	ret = on_call(cls, conn, url, method, upload, upload_size, req_cls);
+	current_rs = NULL;
+	return ret;
+}
+
+/* One access log line for a request that was answered (design note 9). */
+static void note_access(struct req_state *rs)
+{
+	struct server_access_entry x = {
+		.peer = rs->peer, .method = rs->method, .path = rs->path,
+		.op = rs->op ? rs->op : rs->req.op_name, .status = rs->sent_status, .bytes = rs->sent_bytes,
+		.micros = mono_us() - rs->started_us, .computer = rs->req.computer_id,
+	};
+
+	server_access_note(rs->impl->s.access, &x);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			 enum MHD_RequestTerminationCode code)
 {
@@ -693,6 +773,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)code;
 	if (rs == NULL)
 		return;
+	if (rs->sent_status != 0)
+		note_access(rs);
 	atomic_fetch_sub(&rs->impl->active, 1);
 	if (rs->resp != NULL)
 		MHD_destroy_response(rs->resp);
@@ -983,6 +1065,8 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 		rc = server_creds_init(&impl->s, cert, key, e);
 	if (rc == 0)
 		rc = server_report_start(&impl->s, NULL, e);
+	if (rc == 0)
+		rc = server_access_open(cfg->log_access, &impl->s.access, e);
 	if (rc < 0)
 		goto fail;
 	fd = listen_on(cfg->srv_listen, &impl->s.port, e);
@@ -1077,6 +1161,7 @@ int server_stop(struct server *srv)
 	server_creds_release(srv);
 	/* no request can queue events any more: store what is waiting */
 	server_report_stop(srv);
+	server_access_close(srv->access);
 	server_scan_cache_free(srv);
 	for (size_t i = 0; i < srv->st_nfree; i++)
 		storage_close(srv->st_free[i]);

@@ -36,10 +36,16 @@ int server_port(const struct server *srv);
  * open connections keep theirs) and the new client_cert_allow. On error the
  * server keeps what it had. */
 int server_reload(struct server *srv, const struct wsus_config *cfg, struct err *e);
+/* SIGHUP: reopen the access log at path (logrotate), or open a new one, or
+ * (NULL or "") turn it off; the writer thread does it and logs a failure. */
+int server_reopen_logs(struct server *srv, const char *access_log, struct err *e);
 /* The admin listener ([admin] listen): /health, /metrics, the status page. */
 struct server_admin;
 int server_admin_start(const struct wsus_config *cfg, struct server *srv, struct server_admin **out,
 		       struct err *e);
+/* SIGHUP: the new [admin] client_cert_allow (on an HTTPS admin listener;
+ * on loopback there is none). On error the running list stays. */
+int server_admin_reload(struct server_admin *a, const struct wsus_config *cfg, struct err *e);
 int server_admin_port(const struct server_admin *a);
 void server_admin_stop(struct server_admin *a);
 /* The SHA-256 of the certificate now served. */

@@ -18,9 +18,13 @@
  *     operation live in a fixed table under one mutex (SERVER_METRICS_OPS
  *     operations; more go to "other").
  * (4) The status page is static HTML with every value escaped; no script.
+ * (5) SIGHUP replaces the client-certificate allow-list (under a write
+ *     lock; each request reads it under the read lock). The listener's
+ *     address, and whether it speaks HTTPS, need a restart.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -56,6 +60,7 @@ struct op_metrics {
 
 static pthread_mutex_t metrics_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct op_metrics metrics[SERVER_METRICS_OPS];
+static atomic_ullong scans_full, scans_delta;   /* SyncUpdates answered */
 
 struct server_admin {
 	struct MHD_Daemon *mhd;
@@ -64,6 +69,7 @@ struct server_admin {
 	int64_t started_ms;
 	int port;
 	int tls;
+	pthread_rwlock_t allow_lock;  /* allow and n_allow: SIGHUP replaces them */
 	char **allow;
 	size_t n_allow;
 };
@@ -123,13 +129,21 @@ void server_metrics_note(const char *soap_action, unsigned status, int64_t micro
 	pthread_mutex_unlock(&metrics_mu);
 }
 
+void server_metrics_scan(int full)
+{
+	atomic_fetch_add(full ? &scans_full : &scans_delta, 1);
+}
+
 /*---- Facts shared by the three pages ----*/
 
 struct admin_facts {
 	struct storage_status st;
 	struct storage_report_summary rep;
-	struct storage_sync_record sync;
-	int have_sync;
+	struct storage_sync_record sync;     /* the newest sync run */
+	struct storage_sync_record sync_ok;  /* the newest successful one */
+	int have_sync, have_ok;
+	int64_t runs_ok, runs_failed;        /* sync runs recorded */
+	struct server_report_stats report;
 	int64_t db_bytes;
 	int64_t cert_not_after;      /* Unix seconds, 0 unknown */
 	int64_t free_data, free_content;
@@ -202,8 +216,13 @@ static void gather(struct server_admin *a, struct admin_facts *f)
 		storage_close(st);
 		return;
 	}
-	f->have_sync = storage_sync_last(st, &f->sync, &e) == 0;
+	f->have_sync = storage_sync_last(st, 0, &f->sync, &e) == 0;
+	f->have_ok = storage_sync_last(st, 1, &f->sync_ok, &e) == 0;
+	if (storage_sync_counts(st, &f->runs_ok, &f->runs_failed, &e) < 0)
+		f->runs_ok = f->runs_failed = 0;
 	storage_close(st);
+	if (a->srv != NULL)
+		server_report_get_stats(a->srv, &f->report);
 }
 
 /*---- /health ----*/
@@ -221,15 +240,19 @@ static void health(struct server_admin *a, const struct admin_facts *f, struct w
 		PROBLEM("database: %s", f->err);
 	if (!f->db_writable)
 		PROBLEM("database: %s/wsus.db is not writable", cfg->st_data_dir);
+	/* the criterion is the age of the last success; the last failure, if
+	 * it came after it, says why */
 	if (cfg->up_url != NULL) {
-		if (!f->have_sync && now - a->started_ms > limit)
-			PROBLEM("sync: no sync with %s since the start %lld s ago (interval %d s)", cfg->up_url,
-				(long long)((now - a->started_ms) / 1000), cfg->sy_interval);
-		else if (f->have_sync && f->sync.error[0])
-			PROBLEM("sync: the last sync failed: %s", f->sync.error);
-		else if (f->have_sync && now - f->sync.finished_ms > limit)
-			PROBLEM("sync: the last successful sync was %lld s ago (interval %d s)",
-				(long long)((now - f->sync.finished_ms) / 1000), cfg->sy_interval);
+		const char *why = f->have_sync && f->sync.error[0] ? f->sync.error : NULL;
+
+		if (!f->have_ok && now - a->started_ms > limit)
+			PROBLEM("sync: no successful sync with %s since the start %lld s ago (interval %d s)%s%s",
+				cfg->up_url, (long long)((now - a->started_ms) / 1000), cfg->sy_interval,
+				why ? "; the last attempt failed: " : "", why ? why : "");
+		else if (f->have_ok && now - f->sync_ok.finished_ms > limit)
+			PROBLEM("sync: the last successful sync was %lld s ago (interval %d s)%s%s",
+				(long long)((now - f->sync_ok.finished_ms) / 1000), cfg->sy_interval,
+				why ? "; the last attempt failed: " : "", why ? why : "");
 	}
 	if (f->free_data >= 0 && f->free_data < ADMIN_MIN_FREE_BYTES)
 		PROBLEM("disk: %lld bytes free for %s", (long long)f->free_data, cfg->st_data_dir);
@@ -318,12 +341,37 @@ static void prom(struct server_admin *a, const struct admin_facts *f, struct wsu
 	gauge(b, "wsus_database_bytes", "Size of wsus.db and its write-ahead log.", (double)f->db_bytes);
 	gauge(b, "wsus_tls_certificate_expiry_seconds", "When the served TLS certificate expires (Unix time).",
 	      (double)f->cert_not_after);
-	gauge(b, "wsus_sync_last_finished_seconds", "When the last sync finished (Unix time, 0 never).",
+	gauge(b, "wsus_sync_last_finished_seconds", "When the last sync run finished (Unix time, 0 never).",
 	      f->have_sync ? (double)f->sync.finished_ms / 1000 : 0);
-	gauge(b, "wsus_sync_last_success", "1 when the last sync succeeded.",
+	gauge(b, "wsus_sync_last_success", "1 when the last sync run succeeded.",
 	      f->have_sync && f->sync.error[0] == '\0' ? 1 : 0);
 	gauge(b, "wsus_sync_last_success_seconds", "When the last successful sync finished (Unix time, 0 none known).",
-	      f->have_sync && f->sync.error[0] == '\0' ? (double)f->sync.finished_ms / 1000 : 0);
+	      f->have_ok ? (double)f->sync_ok.finished_ms / 1000 : 0);
+	put(b, "# HELP wsus_sync_runs_total Sync runs recorded in the sync history, by result.\n"
+	       "# TYPE wsus_sync_runs_total counter\n"
+	       "wsus_sync_runs_total{result=\"success\"} %lld\nwsus_sync_runs_total{result=\"failure\"} %lld\n",
+	    (long long)f->runs_ok, (long long)f->runs_failed);
+	put(b, "# HELP wsus_scans_total SyncUpdates answered: full (the client's cookie carried no catalogue"
+	       " anchor: a first scan) or delta (from an anchor).\n"
+	       "# TYPE wsus_scans_total counter\n"
+	       "wsus_scans_total{kind=\"full\"} %llu\nwsus_scans_total{kind=\"delta\"} %llu\n",
+	    (unsigned long long)atomic_load(&scans_full), (unsigned long long)atomic_load(&scans_delta));
+	gauge(b, "wsus_report_queue_events", "Client report events waiting for the writer.",
+	      (double)f->report.depth);
+	put(b, "# HELP wsus_report_events_total Client report events, by what became of them.\n"
+	       "# TYPE wsus_report_events_total counter\n"
+	       "wsus_report_events_total{outcome=\"written\"} %llu\n"
+	       "wsus_report_events_total{outcome=\"duplicate\"} %llu\n"
+	       "wsus_report_events_total{outcome=\"dropped\"} %llu\n"
+	       "wsus_report_events_total{outcome=\"refused\"} %llu\n"
+	       "wsus_report_events_total{outcome=\"failed\"} %llu\n",
+	    (unsigned long long)f->report.written, (unsigned long long)f->report.duplicates,
+	    (unsigned long long)f->report.dropped, (unsigned long long)f->report.refused,
+	    (unsigned long long)f->report.failed);
+	put(b, "# HELP wsus_access_log_dropped_lines_total Access log lines dropped because the writer was behind.\n"
+	       "# TYPE wsus_access_log_dropped_lines_total counter\n"
+	       "wsus_access_log_dropped_lines_total %llu\n",
+	    (unsigned long long)(a->srv ? server_access_dropped(a->srv->access) : 0));
 	gauge(b, "wsus_disk_free_bytes", "Free bytes on the data directory's file system.",
 	      (double)(f->free_data < 0 ? 0 : f->free_data));
 	gauge(b, "wsus_client_events", "Client report events kept.", (double)f->rep.events);
@@ -482,6 +530,7 @@ static int client_allowed(struct server_admin *a, struct MHD_Connection *conn)
 	const gnutls_datum_t *peers;
 	unsigned int n = 0;
 	char fp[65];
+	int ok = 0;
 
 	if (!a->tls)
 		return 1;
@@ -492,9 +541,36 @@ static int client_allowed(struct server_admin *a, struct MHD_Connection *conn)
 	if (peers == NULL || n == 0)
 		return 0;
 	server_tls_der_fp(peers[0].data, peers[0].size, fp);
-	for (size_t i = 0; i < a->n_allow; i++)
-		if (strcmp(a->allow[i], fp) == 0)
-			return 1;
+	pthread_rwlock_rdlock(&a->allow_lock);
+	for (size_t i = 0; i < a->n_allow && !ok; i++)
+		ok = strcmp(a->allow[i], fp) == 0;
+	pthread_rwlock_unlock(&a->allow_lock);
+	return ok;
+}
+
+int server_admin_reload(struct server_admin *a, const struct wsus_config *cfg, struct err *e)
+{
+	char **fps = NULL, **old;
+	size_t n = 0, n_old;
+	int rc;
+
+	if (a == NULL || !a->tls)
+		return 0;
+	rc = server_allow_parse(cfg->adm_client_cert_allow, &fps, &n, e);
+	if (rc < 0)
+		return rc;
+	if (n == 0) {
+		server_allow_free(fps, n);
+		return err_set(e, -EINVAL, "[admin] client_cert_allow is empty: keeping the running list");
+	}
+	pthread_rwlock_wrlock(&a->allow_lock);
+	old = a->allow;
+	n_old = a->n_allow;
+	a->allow = fps;
+	a->n_allow = n;
+	pthread_rwlock_unlock(&a->allow_lock);
+	server_allow_free(old, n_old);
+	log_info("admin", "reload: client_cert_allow has %zu fingerprints", n);
 	return 0;
 }
 
@@ -558,6 +634,7 @@ int server_admin_start(const struct wsus_config *cfg, struct server *srv, struct
 	a->cfg = cfg;
 	a->srv = srv;
 	a->started_ms = wsus_now_ms();
+	pthread_rwlock_init(&a->allow_lock, NULL);
 	a->tls = !config_listen_is_loopback(cfg->adm_listen);
 	fd = server_listen_socket(cfg->adm_listen, &a->port, e);
 	if (fd < 0) {
@@ -614,5 +691,6 @@ void server_admin_stop(struct server_admin *a)
 	if (a->mhd != NULL)
 		MHD_stop_daemon(a->mhd);
 	server_allow_free(a->allow, a->n_allow);
+	pthread_rwlock_destroy(&a->allow_lock);
 	free(a);
 }

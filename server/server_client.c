@@ -180,6 +180,7 @@ int server_client_cookie(struct server_req *req, const struct protocol_node *op,
 	free(data);
 	if (rc < 0 && rc != -ETIMEDOUT)
 		return server_fault_set(f, PROTOCOL_ERR_INVALID_COOKIE, "%s", e.msg);
+	server_req_computer(req, c->subject);
 	/* It opened with our key: a ServerID that is not ours means our
 	 * identity was replaced underneath the key (a restored database). */
 	if (strcmp(c->server_id, req->srv->server_id) != 0)
@@ -455,6 +456,7 @@ static int op_get_cookie(struct server_req *req, struct protocol_req_msg *msg, s
 	rc = open_auth_cookie(req, msg->op, &auth, f);
 	if (rc < 0)
 		return rc;
+	server_req_computer(req, auth.subject);
 	rc = old_cookie_aux(req, msg->op, auth.subject, &aux, f);
 	if (rc < 0)
 		return rc;

@@ -1064,6 +1064,8 @@ int server_client_sync_updates(struct server_req *req, struct protocol_req_msg *
 		rc = read_sync_params(&s, msg->op, f);
 	if (rc == 0)
 		rc = sync_finish(&s, out, "SyncUpdatesResponse", "SyncUpdatesResult", f);
+	if (rc == 0)
+		server_metrics_scan(s.c.aux == 0);
 	sync_free(&s);
 	return rc;
 }

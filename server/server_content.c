@@ -486,13 +486,13 @@ static int ext_matches(const char *path, const char *ext)
 	return strcasecmp(dot ? dot + 1 : "", ext) == 0;
 }
 
-static int queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r)
+static int queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r, uint64_t bytes)
 {
 	int ret;
 
 	if (r == NULL)
 		return server_reply_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
-	ret = MHD_queue_response(conn, status, r);
+	ret = server_queue_response(conn, status, r, bytes);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -508,7 +508,7 @@ static int reply_416(struct MHD_Connection *conn, int64_t size)
 		MHD_add_response_header(r, "Content-Range", cr);
 		MHD_add_response_header(r, "Accept-Ranges", "bytes");
 	}
-	return queue(conn, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
+	return queue(conn, MHD_HTTP_RANGE_NOT_SATISFIABLE, r, 0);
 }
 
 static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
@@ -531,7 +531,7 @@ static int reply_304(struct MHD_Connection *conn, int64_t size, const char *etag
 
 	if (r != NULL)
 		add_validators(r, etag, lastmod);
-	return queue(conn, MHD_HTTP_NOT_MODIFIED, r);
+	return queue(conn, MHD_HTTP_NOT_MODIFIED, r, 0);
 }
 
 static int open_payload(struct server_req *req, const uint8_t sha1[WSUS_SHA1_LEN], const char *ext,
@@ -562,6 +562,7 @@ static int serve(struct server_req *req, struct MHD_Connection *conn, int fd, in
 	char cr[96], ctype[96] = "application/octet-stream";
 	unsigned status = MHD_HTTP_OK;
 	int n = range ? server_range_parse(range, size, r, SERVER_MAX_RANGES) : 0;
+	uint64_t bytes = (uint64_t)size;   /* payload bytes sent, for the access log */
 
 	if (n == -ERANGE) {
 		close(fd);
@@ -571,12 +572,16 @@ static int serve(struct server_req *req, struct MHD_Connection *conn, int fd, in
 	}
 	if (n == 1) {
 		status = MHD_HTTP_PARTIAL_CONTENT;
+		bytes = (uint64_t)(r[0].last - r[0].first + 1);
 		resp = file_response(fd, r[0].first, r[0].last - r[0].first + 1, req->tls);
 		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)r[0].first,
 			 (long long)r[0].last, (long long)size);
 	} else if (n > 1) {
 		status = MHD_HTTP_PARTIAL_CONTENT;
 		resp = multipart_response(fd, size, r, (size_t)n, ctype, sizeof(ctype));
+		bytes = 0;
+		for (int i = 0; i < n; i++)
+			bytes += (uint64_t)(r[i].last - r[i].first + 1);
 	} else if (size == 0) {
 		close(fd);
 		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
@@ -591,7 +596,7 @@ static int serve(struct server_req *req, struct MHD_Connection *conn, int fd, in
 		MHD_add_response_header(resp, "Content-Range", cr);
 	log_debug("server", "content status=%u ranges=%d size=%lld path=%s peer=%s", status, n,
 		  (long long)size, req->path, req->peer);
-	return queue(conn, status, resp);
+	return queue(conn, status, resp, bytes);
 }
 
 int server_file_serve(struct server_req *req, struct MHD_Connection *conn, int fd, const struct stat *sb,

@@ -36,6 +36,7 @@ struct server_limit;
 struct server_scan_cache;
 struct server_scan;
 struct server_scan_memo;
+struct server_access;
 
 struct server {
 	const struct wsus_config *cfg;
@@ -60,6 +61,7 @@ struct server {
 	struct server_limit *register_limit; /* RegisterComputer per address, NULL = none (made and
 					     freed with the writer: server_report_start/stop) */
 	struct server_scan_cache *scan_cache; /* prepared scan states (server_scanstate.c), made on first use */
+	struct server_access *access;   /* the access log's writer (server_access.c) */
 };
 
 struct server_req {
@@ -85,7 +87,14 @@ struct server_req {
 	const struct server_scan_memo *memo_hit;
 	int64_t     deadline_ms;       /* wsus_now_ms() past which reading the request should
 					  give up ([server] parse_budget_ms), 0 = none */
+	/* for the access log: the operation dispatched (static), and the
+	 * client's ComputerID once a cookie or the request named it */
+	const char *op_name;
+	char        computer_id[256];
 };
+
+/* Note the ComputerID req is for (the access log's last field). */
+void server_req_computer(struct server_req *req, const char *id);
 
 /* 1 once req's time budget is spent (server_req.deadline_ms): a request
  * reader checks it while it reads and answers a fault instead of going on. */
@@ -223,6 +232,37 @@ int server_allow_active(const struct server *srv);
 int server_listen_socket(const char *addr, int *port, struct err *e);
 /* One SOAP answer for /metrics: the SOAPAction names the operation. */
 void server_metrics_note(const char *soap_action, unsigned status, int64_t micros);
+
+/* SyncUpdates answered, for /metrics: full (the cookie carried no catalogue
+ * anchor) or delta. */
+void server_metrics_scan(int full);
+
+/*---- server_access.c: the access log ----*/
+struct server_access_entry {
+	const char *peer, *method, *path, *op;  /* any may be NULL or "" ("-") */
+	unsigned    status;
+	uint64_t    bytes;                      /* body bytes of the answer */
+	int64_t     micros;                     /* first byte read to answer queued */
+	const char *computer;
+};
+/* Start the writer; path NULL or "" = off until a reload names one. */
+int server_access_open(const char *path, struct server_access **out, struct err *e);
+/* SIGHUP: reopen path (or turn off); the writer does it, a failure is logged. */
+int server_access_reload(struct server_access *a, const char *path, struct err *e);
+/* One line, never blocking on the file (dropped when the buffer is full). */
+void server_access_note(struct server_access *a, const struct server_access_entry *x);
+uint64_t server_access_dropped(const struct server_access *a);
+/* Write what is buffered, stop the writer, free (accepts NULL). */
+void server_access_close(struct server_access *a);
+
+/* Percent-encode what would break a space-separated log line (bytes <= 0x20
+ * or >= 0x7f, '"', '%'); cut with "..." to fit cap. */
+void server_text_clean(const char *in, char *out, size_t cap);
+struct MHD_Connection;
+struct MHD_Response;
+/* Queue r with status and note both and the body bytes for the access log
+ * of the request whose callback runs on this thread. */
+int server_queue_response(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r, uint64_t bytes);
 
 /* Fill a fault (always returns -1, for "return server_fault_set(f, ...)"). */
 int server_fault_set(struct server_fault *f, enum protocol_error code, const char *fmt, ...)

@@ -302,6 +302,11 @@ int server_reload(struct server *srv, const struct wsus_config *cfg, struct err 
 	return 0;
 }
 
+int server_reopen_logs(struct server *srv, const char *access_log, struct err *e)
+{
+	return server_access_reload(srv->access, access_log, e);
+}
+
 void server_tls_fp_get(struct server *srv, char fp[65])
 {
 	pthread_mutex_lock(&srv->st_lock);

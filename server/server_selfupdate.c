@@ -172,7 +172,7 @@ static int handle_version(struct server_req *req, struct MHD_Connection *conn)
 		return server_reply_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
 	MHD_add_response_header(r, "Content-Type", "text/xml");
 	log_debug("server", "wusserverversion.xml peer=%s", req->peer);
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	ret = server_queue_response(conn, MHD_HTTP_OK, r, (uint64_t)n);
 	MHD_destroy_response(r);
 	return ret;
 }

@@ -116,6 +116,7 @@ static int op_get_authorization_cookie(struct server_req *req, struct protocol_r
 		rc = server_fault_set(f, PROTOCOL_ERR_INTERNAL, "clientId is not a valid client id");
 		goto done;
 	}
+	server_req_computer(req, c.subject);
 	if (dns_text == NULL || !dns_name_ok(dns_text)) {
 		rc = server_fault_set(f, PROTOCOL_ERR_INTERNAL, "dnsName is not a valid host name");
 		goto done;

@@ -324,6 +324,7 @@ void server_soap_dispatch(struct server_req *req, const struct server_service *s
 		goto done;
 	}
 	note_action_mismatch(req, op);
+	req->op_name = op->name;
 	fs.method = op->action;
 
 	rc = protocol_soap_begin(&resp->body, msg.version);

@@ -734,8 +734,9 @@ int storage_sync_hidden_apply(struct storage *st, const char (*ids)[WSUS_GUID_LE
 int storage_sync_eulas_apply(struct storage *st, const char (*ids)[WSUS_GUID_LEN], size_t n,
 			     struct err *e);
 
-/* One row of sync_history. */
+/* One row of sync_history: one sync run, failed ones included. */
 struct storage_sync_record {
+	int64_t id;                  /* sync_id (read back; ignored by _add) */
 	char    upstream[512];
 	char    cert_sha256[65];
 	char    pin_verdict[256];
@@ -743,11 +744,26 @@ struct storage_sync_record {
 	int64_t finished_ms;
 	int64_t new_revisions;
 	int64_t changed_revisions;
-	char    error[256];          /* "" = succeeded */
+	int64_t content_bytes;       /* payload bytes the run fetched */
+	char    error[256];          /* "" = succeeded, else the reason it failed */
 };
-int storage_sync_history_add(struct storage *st, const struct storage_sync_record *r, struct err *e);
-/* The newest sync row; -ENOENT when there was none. */
-int storage_sync_last(struct storage *st, struct storage_sync_record *out, struct err *e);
+/* Record a run; *id (may be NULL) = its sync_id, for storage_sync_history_finish. */
+int storage_sync_history_add(struct storage *st, const struct storage_sync_record *r, int64_t *id,
+			     struct err *e);
+/* Complete the row id once the run has ended: when it finished, its payload
+ * bytes, and error (NULL or "": it succeeded) which makes it a failed run. */
+int storage_sync_history_finish(struct storage *st, int64_t id, int64_t finished_ms, int64_t content_bytes,
+				const char *error, struct err *e);
+/* The newest sync row (ok_only: the newest successful one); -ENOENT when
+ * there was none. */
+int storage_sync_last(struct storage *st, int ok_only, struct storage_sync_record *out, struct err *e);
+/* The newest limit sync rows, newest first, to fn (a non-zero return stops
+ * the walk and is returned). */
+int storage_sync_history_foreach(struct storage *st, int limit,
+				 int (*fn)(const struct storage_sync_record *r, void *ctx), void *ctx,
+				 struct err *e);
+/* Sync runs recorded, by result. */
+int storage_sync_counts(struct storage *st, int64_t *succeeded, int64_t *failed, struct err *e);
 
 /* Provenance per (upstream, certificate): what it delivered and when. The
  * revisions imported locally come as upstream "" (cert ""). */

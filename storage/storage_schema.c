@@ -437,6 +437,12 @@ static const char MIGRATION_6[] =
 	"ALTER TABLE revision ADD COLUMN xml_sha256 BLOB;"
 	"ALTER TABLE sync_stage ADD COLUMN provenance TEXT;";
 
+/* 7: every sync run is recorded, failed ones too (issue 11): the payload
+ * bytes the run fetched. Its duration is finished_at - started_at, its
+ * result and error line were there already. */
+static const char MIGRATION_7[] =
+	"ALTER TABLE sync_history ADD COLUMN content_bytes INTEGER NOT NULL DEFAULT 0;";
+
 /* A migration is SQL, a step in C, or both (SQL first), in one transaction. */
 struct migration {
 	const char *sql;
@@ -450,6 +456,7 @@ static const struct migration migrations[] = {
 	{ MIGRATION_4, NULL },
 	{ NULL, st_fragments_rederive },
 	{ MIGRATION_6, NULL },
+	{ MIGRATION_7, NULL },
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -834,10 +834,11 @@ int storage_sync_eulas_apply(struct storage *st, const char (*ids)[WSUS_GUID_LEN
 
 static const char SQL_HISTORY_ADD[] =
 	"INSERT INTO sync_history(kind, started_at, finished_at, result, upstream, cert_sha256,"
-	" pin_verdict, new_revisions, changed_revisions, error)"
-	" VALUES ('sync', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	" pin_verdict, new_revisions, changed_revisions, error, content_bytes)"
+	" VALUES ('sync', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
-int storage_sync_history_add(struct storage *st, const struct storage_sync_record *r, struct err *e)
+int storage_sync_history_add(struct storage *st, const struct storage_sync_record *r, int64_t *id,
+			     struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = prep(st, SQL_HISTORY_ADD, &s, "record sync", e);
@@ -853,35 +854,118 @@ int storage_sync_history_add(struct storage *st, const struct storage_sync_recor
 	sqlite3_bind_int64(s, 7, r->new_revisions);
 	sqlite3_bind_int64(s, 8, r->changed_revisions);
 	st_bind_text(s, 9, r->error[0] ? r->error : NULL);
-	return run_done(st, s, "record sync", e);
+	sqlite3_bind_int64(s, 10, r->content_bytes);
+	rc = run_done(st, s, "record sync", e);
+	if (rc == 0 && id != NULL)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return rc;
 }
 
-static const char SQL_HISTORY_LAST[] =
-	"SELECT started_at, coalesce(finished_at, 0), coalesce(upstream, ''), coalesce(cert_sha256, ''),"
-	" coalesce(pin_verdict, ''), new_revisions, changed_revisions, coalesce(error, '')"
-	" FROM sync_history WHERE kind = 'sync' ORDER BY sync_id DESC LIMIT 1";
+static const char SQL_HISTORY_FINISH[] =
+	"UPDATE sync_history SET finished_at = ?2, content_bytes = ?3,"
+	" result = CASE WHEN ?4 IS NULL THEN result ELSE 'failed' END, error = coalesce(?4, error)"
+	" WHERE sync_id = ?1";
 
-int storage_sync_last(struct storage *st, struct storage_sync_record *out, struct err *e)
+int storage_sync_history_finish(struct storage *st, int64_t id, int64_t finished_ms, int64_t content_bytes,
+				const char *error, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
-	int rc = prep(st, SQL_HISTORY_LAST, &s, "read sync history", e);
+	int rc = prep(st, SQL_HISTORY_FINISH, &s, "complete the sync record", e);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, finished_ms);
+	sqlite3_bind_int64(s, 3, content_bytes);
+	st_bind_text(s, 4, error != NULL && error[0] != '\0' ? error : NULL);
+	return run_done(st, s, "complete the sync record", e);
+}
+
+#define SQL_HISTORY_COLUMNS \
+	"SELECT sync_id, started_at, coalesce(finished_at, 0), coalesce(upstream, ''), coalesce(cert_sha256, '')," \
+	" coalesce(pin_verdict, ''), new_revisions, changed_revisions, content_bytes," \
+	" CASE WHEN result = 'failed' THEN coalesce(error, 'failed') ELSE '' END FROM sync_history"
+
+static const char SQL_HISTORY_LAST[] =
+	SQL_HISTORY_COLUMNS " WHERE kind = 'sync' ORDER BY sync_id DESC LIMIT 1";
+static const char SQL_HISTORY_LAST_OK[] =
+	SQL_HISTORY_COLUMNS " WHERE kind = 'sync' AND result = 'succeeded' ORDER BY sync_id DESC LIMIT 1";
+static const char SQL_HISTORY_LIST[] =
+	SQL_HISTORY_COLUMNS " WHERE kind = 'sync' ORDER BY sync_id DESC LIMIT ?1";
+
+static void history_row(sqlite3_stmt *s, struct storage_sync_record *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(s, 0);
+	out->started_ms = sqlite3_column_int64(s, 1);
+	out->finished_ms = sqlite3_column_int64(s, 2);
+	st_column_copy(s, 3, out->upstream, sizeof(out->upstream));
+	st_column_copy(s, 4, out->cert_sha256, sizeof(out->cert_sha256));
+	st_column_copy(s, 5, out->pin_verdict, sizeof(out->pin_verdict));
+	out->new_revisions = sqlite3_column_int64(s, 6);
+	out->changed_revisions = sqlite3_column_int64(s, 7);
+	out->content_bytes = sqlite3_column_int64(s, 8);
+	st_column_copy(s, 9, out->error, sizeof(out->error));
+}
+
+int storage_sync_last(struct storage *st, int ok_only, struct storage_sync_record *out, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = prep(st, ok_only ? SQL_HISTORY_LAST_OK : SQL_HISTORY_LAST, &s, "read sync history", e);
 
 	if (rc < 0)
 		return rc;
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		out->started_ms = sqlite3_column_int64(s, 0);
-		out->finished_ms = sqlite3_column_int64(s, 1);
-		st_column_copy(s, 2, out->upstream, sizeof(out->upstream));
-		st_column_copy(s, 3, out->cert_sha256, sizeof(out->cert_sha256));
-		st_column_copy(s, 4, out->pin_verdict, sizeof(out->pin_verdict));
-		out->new_revisions = sqlite3_column_int64(s, 5);
-		out->changed_revisions = sqlite3_column_int64(s, 6);
-		st_column_copy(s, 7, out->error, sizeof(out->error));
+		history_row(s, out);
 		rc = 0;
 	} else {
 		rc = rc == SQLITE_DONE ? -ENOENT : st_sql_err(st, e, rc, "read sync history");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int storage_sync_history_foreach(struct storage *st, int limit,
+				 int (*fn)(const struct storage_sync_record *r, void *ctx), void *ctx,
+				 struct err *e)
+{
+	struct storage_sync_record r;
+	sqlite3_stmt *s = NULL;
+	int step = SQLITE_DONE, rc = prep(st, SQL_HISTORY_LIST, &s, "read sync history", e);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(s, 1, limit);
+	rc = 0;
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		history_row(s, &r);
+		rc = fn(&r, ctx);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = st_sql_err(st, e, step, "read sync history");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static const char SQL_HISTORY_COUNTS[] =
+	"SELECT coalesce(sum(result = 'succeeded'), 0), coalesce(sum(result = 'failed'), 0)"
+	" FROM sync_history WHERE kind = 'sync'";
+
+int storage_sync_counts(struct storage *st, int64_t *succeeded, int64_t *failed, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = prep(st, SQL_HISTORY_COUNTS, &s, "count sync runs", e);
+
+	if (rc < 0)
+		return rc;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*succeeded = sqlite3_column_int64(s, 0);
+		*failed = sqlite3_column_int64(s, 1);
+		rc = 0;
+	} else {
+		rc = st_sql_err(st, e, rc, "count sync runs");
 	}
 	sqlite3_finalize(s);
 	return rc;

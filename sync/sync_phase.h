@@ -112,6 +112,7 @@ struct sync_ctx {
 	int   (*publish_state)(struct sync_ctx *c, struct err *e);
 	int     progress_on;                     /* a progress line is showing */
 	int64_t progress_ms;                     /* when it was last drawn */
+	int64_t history_id;                      /* this run's sync_history row, 0 before publish */
 };
 
 /*---- sync_run.c ----*/

@@ -382,7 +382,44 @@ static int record(struct sync_ctx *c, struct err *e)
 	r.finished_ms = wsus_now_ms();
 	r.new_revisions = (int64_t)c->res->published_new;
 	r.changed_revisions = (int64_t)c->res->published_changed;
-	return storage_sync_history_add(c->st, &r, e);
+	return storage_sync_history_add(c->st, &r, &c->history_id, e);
+}
+
+/* Every run that took the sync lock and opened the database leaves one
+ * history row: a published one completes the row its publishing
+ * transaction wrote (content bytes, end time, or the error that stopped the
+ * content phase); one that failed before publishing adds a failed row. A
+ * run refused because another one holds the lock (or that could not open
+ * the database) records nothing: it never opened the database. Recording is best effort: a failure is logged, the
+ * run's own result stands. */
+static void record_end(struct sync_ctx *c, int rc, const struct err *e)
+{
+	struct storage_sync_record r;
+	struct err re = { 0 };
+	int wrc;
+
+	if (c->st == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	if (rc < 0)
+		snprintf(r.error, sizeof(r.error), "%s: %s", c->res->phase,
+			 e != NULL && e->msg[0] ? e->msg : "failed");
+	if (c->history_id > 0) {
+		wrc = storage_sync_history_finish(c->st, c->history_id, c->res->finished_ms, c->res->bytes,
+						  r.error, &re);
+	} else {
+		snprintf(r.upstream, sizeof(r.upstream), "%s", c->base);
+		snprintf(r.cert_sha256, sizeof(r.cert_sha256), "%s", c->res->cert_sha256);
+		snprintf(r.pin_verdict, sizeof(r.pin_verdict), "%s", c->res->verdict);
+		r.started_ms = c->res->started_ms;
+		r.finished_ms = c->res->finished_ms;
+		r.content_bytes = c->res->bytes;
+		if (r.error[0] == '\0')
+			snprintf(r.error, sizeof(r.error), "%s: ended without publishing", c->res->phase);
+		wrc = storage_sync_history_add(c->st, &r, NULL, &re);
+	}
+	if (wrc < 0)
+		log_warn("sync", "cannot record the sync in sync_history: %s", re.msg);
 }
 
 /* PUBLISH: everything of this run becomes visible in one transaction. */
@@ -418,12 +455,15 @@ int sync_publish(struct sync_ctx *c, struct err *e)
 		rc = storage_stage_clear(c->st, e);
 	if (rc < 0) {
 		storage_rollback(c->st);
+		c->history_id = 0;     /* the row went with the transaction */
 		err_prefix(e, "publishing");
 		return rc;
 	}
 	rc = storage_commit(c->st, e);
-	if (rc < 0)
+	if (rc < 0) {
+		c->history_id = 0;
 		return rc;
+	}
 	c->res->published = 1;
 	storage_anchor_latest(c->st, &a, NULL);
 	log_info("sync", "phase=publish revisions=%lld new=%zu changed=%zu deployments=%zu dead=%zu hidden=%zu"
@@ -583,6 +623,7 @@ int sync_run(const struct wsus_config *cfg, const struct sync_options *opt, stru
 		rc = run_all(&c, e);
 	res->finished_ms = wsus_now_ms();
 	summary(&c, rc, e);
+	record_end(&c, rc, e);
 	ctx_release(&c);
 	if (lock >= 0)
 		close(lock);   /* releases the flock */

@@ -65,7 +65,7 @@ static int64_t first_delay(const struct wsus_config *cfg)
 	uint32_t rnd = random32();
 
 	if (storage_open(cfg->st_data_dir, cfg->st_content_dir, &st, NULL) == 0) {
-		if (storage_sync_last(st, &last, NULL) == 0 && last.error[0] == '\0')
+		if (storage_sync_last(st, 1, &last, NULL) == 0 && last.error[0] == '\0')
 			due = last.finished_ms + (int64_t)cfg->sy_interval * 1000 - wsus_now_ms();
 		storage_close(st);
 	}

@@ -73,6 +73,8 @@ db.execute("PRAGMA user_version = %d" % int(sys.argv[2]))
 db.execute("ALTER TABLE revision DROP COLUMN origin_chain")
 db.execute("ALTER TABLE revision DROP COLUMN xml_sha256")
 db.execute("ALTER TABLE sync_stage DROP COLUMN provenance")
+# nor what migration 7 (sync run payload bytes) added
+db.execute("ALTER TABLE sync_history DROP COLUMN content_bytes")
 db.commit()
 print(n)
 PY

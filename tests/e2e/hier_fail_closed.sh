@@ -40,10 +40,12 @@ refused() {
   "$W" -d "$D" status --json > "$T/$name.after" 2>&1
   if cmp -s "$T/$name.before" "$T/$name.after"; then ok "$name: status --json unchanged"
   else fail "$name: status --json changed"; diff "$T/$name.before" "$T/$name.after" | head -5; fi
-  equals "$name: nothing stored (revisions, staging, sync state, history)" \
+  equals "$name: nothing stored (revisions, staging, sync state) but the failed run's record" \
     "$(sqlite3 "$D/wsus.db" "SELECT (SELECT count(*) FROM revision), (SELECT count(*) FROM sync_stage),
-      (SELECT count(*) FROM state WHERE key LIKE 'sync.%' OR key = 'last_sync'), (SELECT count(*) FROM sync_history)")" \
+      (SELECT count(*) FROM state WHERE key LIKE 'sync.%' OR key = 'last_sync'), (SELECT count(*) - 1 FROM sync_history)")" \
     "$q_before"
+  sqlite3 "$D/wsus.db" "SELECT result || ' ' || error FROM sync_history ORDER BY sync_id DESC LIMIT 1" > "$T/$name.hist"
+  contains "$name: the run is recorded as failed with why" "$T/$name.hist" "^failed .*$why"
 }
 
 URL=https://127.0.0.1:$PORT_t0

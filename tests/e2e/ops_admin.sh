@@ -3,7 +3,9 @@
 # /health answers 200 "ok" when all is well and 503 with the reasons when the
 # upstream cannot be synced and the certificate is about to expire; /metrics
 # passes `promtool check metrics` and carries the catalogue, content, request
-# and certificate series; the status page (no script) renders in headless
+# and certificate series, scans by kind, sync runs by result and the report
+# queue; the access log ([log] access_log) has one line per request of a scan
+# with its operation, status, bytes and the client's ComputerID; the status page (no script) renders in headless
 # Chromium with the catalogue, last sync, provenance and computers, and its
 # screenshot is written (docs/status-page.png is one such screenshot).
 . "$(dirname "$0")/lib.sh"
@@ -17,14 +19,37 @@ get() { curl -s -o "$2" -w '%{http_code}' "http://127.0.0.1:$1$3"; }
 # 1. a healthy root server with a catalogue, approvals and one client report
 "$GEN" --seed 5 --revisions 60 --out "$T/cat" > /dev/null
 AP=$(free_port)
-printf '[admin]\nlisten = 127.0.0.1:%s\n' "$AP" > "$T/a.conf"
+printf '[admin]\nlisten = 127.0.0.1:%s\n[log]\naccess_log = %s\n' "$AP" "$T/access.log" > "$T/a.conf"
 "$W" -q -c "$T/a.conf" -d "$T/a" import "$T/cat" > /dev/null
 "$W" -c "$T/a.conf" -d "$T/a" serve --listen 127.0.0.1:0 > "$T/a.out" 2> "$T/a.err" &
 E2E_PIDS+=($!)
 wait_line "$T/a.out" "^admin on http://127.0.0.1:$AP" || fail "admin listener did not start"
 SP=$(sed -n 's/^listening on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$T/a.out")
-"$W" scan --server "https://127.0.0.1:$SP" --ca "$T/a/tls/server.crt" --no-report > /dev/null 2>&1 || \
-  "$W" scan --server "https://127.0.0.1:$SP" --ca "$T/a/tls/server.crt" > /dev/null 2>&1
+"$W" -d "$T/scan" scan --server "https://127.0.0.1:$SP" --ca "$T/a/tls/server.crt" --client-id 0a1b2c3d-0000-4000-8000-00000000a11c \
+  --download "$T/dl" > "$T/scan.out" 2>&1
+check "the scan (with a download and a report) succeeds" test $? -eq 0
+curl -s -o /dev/null --cacert "$T/a/tls/server.crt" "https://127.0.0.1:$SP/nothing-here"
+PAYLOAD=$(cd "$T/a/content" && find . -type f | sed -n 's|^\./||p' | head -1)
+check "the seeded server has a payload" test -n "$PAYLOAD"
+curl -s -o "$T/payload" --cacert "$T/a/tls/server.crt" "https://127.0.0.1:$SP/Content/$PAYLOAD"
+PSIZE=$(stat -c %s "$T/a/content/$PAYLOAD")
+
+# 1a. the access log: one line per request, fields as the README says
+CID=0a1b2c3d-0000-4000-8000-00000000a11c
+ISO='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z'
+wait_line "$T/access.log" ' Content 200 ' || true
+for op in GetAuthorizationCookie GetCookie RegisterComputer SyncUpdates GetExtendedUpdateInfo ReportEventBatch; do
+  contains "access log: $op answered 200 with the computer id" "$T/access.log" \
+    "^$ISO 127\.0\.0\.1 POST /[A-Za-z/.]+ $op 200 [1-9][0-9]* [0-9]+\.[0-9]{3} $CID\$"
+done
+contains "access log: GetConfig (no cookie) has no computer id" "$T/access.log" \
+  "^$ISO 127\.0\.0\.1 POST /ClientWebService/[Cc]lient\.asmx GetConfig 200 [1-9][0-9]* [0-9.]+ -\$"
+contains "access log: a payload download with its bytes" "$T/access.log" \
+  "^$ISO 127\.0\.0\.1 GET /Content/$PAYLOAD Content 200 $PSIZE [0-9.]+ -\$"
+contains "access log: a refused path, status 404" "$T/access.log" \
+  "^$ISO 127\.0\.0\.1 GET /nothing-here - 404 [0-9]+ [0-9.]+ -\$"
+equals "access log: nothing but well-formed lines" \
+  "$(grep -Evc "^$ISO [0-9a-f.:]+ [A-Z]+ [^ ]+ [A-Za-z-]+ [0-9]{3} [0-9]+ [0-9]+\.[0-9]{3} [^ ]+\$" "$T/access.log")" 0
 code=$(get "$AP" "$T/h" /health); equals "/health on a healthy server: 200" "$code" 200
 contains "/health says ok" "$T/h" '^ok$'
 code=$(get "$AP" "$T/m" /metrics); equals "/metrics: 200" "$code" 200
@@ -38,6 +63,12 @@ contains "metrics: latency histogram" "$T/m" '^wsus_request_duration_seconds_buc
 contains "metrics: certificate expiry" "$T/m" '^wsus_tls_certificate_expiry_seconds [1-9]'
 contains "metrics: database size" "$T/m" '^wsus_database_bytes [1-9]'
 contains "metrics: last sync time" "$T/m" '^wsus_sync_last_success_seconds '
+contains "metrics: full scans" "$T/m" '^wsus_scans_total\{kind="full"\} [1-9]'
+contains "metrics: delta scans" "$T/m" '^wsus_scans_total\{kind="delta"\} [0-9]+$'
+contains "metrics: sync runs by result" "$T/m" '^wsus_sync_runs_total\{result="failure"\} 0$'
+contains "metrics: report queue depth" "$T/m" '^wsus_report_queue_events 0$'
+contains "metrics: report events written" "$T/m" '^wsus_report_events_total\{outcome="written"\} [1-9]'
+contains "metrics: report events dropped" "$T/m" '^wsus_report_events_total\{outcome="dropped"\} 0$'
 code=$(get "$AP" "$T/p.html" /); equals "status page: 200" "$code" 200
 lacks "status page has no script" "$T/p.html" '<script'
 code=$(get "$AP" "$T/x" /nothing); equals "other paths: 404" "$code" 404
@@ -71,10 +102,14 @@ E2E_PIDS+=($!)
 wait_line "$T/b.out" "^admin on http://127.0.0.1:$BP" || fail "second admin listener did not start"
 for _ in $(seq 80); do code=$(get "$BP" "$T/h2" /health); grep -q '^sync: ' "$T/h2" && break; sleep 0.5; done
 equals "/health with problems: 503" "$code" 503
-contains "/health names the sync problem" "$T/h2" '^sync: no sync with https://127.0.0.1:1/ since the start [0-9]+ s ago \(interval 10 s\)'
+contains "/health names the sync problem" "$T/h2" '^sync: no successful sync with https://127.0.0.1:1/ since the start [0-9]+ s ago \(interval 10 s\); the last attempt failed: auth: '
 contains "/health names the expiring certificate" "$T/h2" '^certificate: the TLS certificate .* expires in [0-9] days'
 lacks "/health with problems does not say ok" "$T/h2" '^ok$'
 get "$BP" "$T/m2" /metrics > /dev/null
 contains "metrics: no successful sync" "$T/m2" '^wsus_sync_last_success 0$'
+contains "metrics: the failed runs are counted" "$T/m2" '^wsus_sync_runs_total\{result="failure"\} [1-9]'
+contains "metrics: no success time" "$T/m2" '^wsus_sync_last_success_seconds 0$'
+promtool check metrics < "$T/m2" > "$T/pc2" 2>&1
+equals "promtool check metrics passes on the unhealthy server" $? 0
 
 e2e_finish

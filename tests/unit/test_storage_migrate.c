@@ -130,6 +130,8 @@ static void make_old_release(struct fixture *f)
 	tsu_sql_exec(db, "ALTER TABLE revision DROP COLUMN origin_chain");
 	tsu_sql_exec(db, "ALTER TABLE revision DROP COLUMN xml_sha256");
 	tsu_sql_exec(db, "ALTER TABLE sync_stage DROP COLUMN provenance");
+	/* nor what migration 7 (sync run payload bytes) added */
+	tsu_sql_exec(db, "ALTER TABLE sync_history DROP COLUMN content_bytes");
 	f->docs_before = tsu_sql_text(db, "SELECT group_concat(h, ',') FROM"
 				      " (SELECT hex(xml) AS h FROM revision ORDER BY revision_id)");
 	sqlite3_close(db);

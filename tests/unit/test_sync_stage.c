@@ -516,7 +516,7 @@ static void test_provenance_history(void **state)
 	struct wsus_update *u1 = tsu_update(U1, 1, WSUS_UT_SOFTWARE, "<a/>");
 	struct wsus_update *u2 = tsu_update(U2, 1, WSUS_UT_SOFTWARE, "<b/>");
 
-	assert_int_equal(storage_sync_last(t->st, &last, NULL), -ENOENT);
+	assert_int_equal(storage_sync_last(t->st, 0, &last, NULL), -ENOENT);
 	assert_int_equal(storage_revision_put(t->st, u1, &o, NULL, NULL, NULL), 0);
 	tsu_put(t->st, u2, NULL);
 	apply_groups(t->st, g, 1, 1);
@@ -534,15 +534,78 @@ static void test_provenance_history(void **state)
 	r.started_ms = 10;
 	r.finished_ms = 20;
 	r.new_revisions = 3;
-	assert_int_equal(storage_sync_history_add(t->st, &r, NULL), 0);
+	assert_int_equal(storage_sync_history_add(t->st, &r, NULL, NULL), 0);
 	r.new_revisions = 4;
-	assert_int_equal(storage_sync_history_add(t->st, &r, NULL), 0);
-	assert_int_equal(storage_sync_last(t->st, &last, NULL), 0);
+	assert_int_equal(storage_sync_history_add(t->st, &r, NULL, NULL), 0);
+	assert_int_equal(storage_sync_last(t->st, 0, &last, NULL), 0);
 	assert_int_equal(last.new_revisions, 4);
 	assert_string_equal(last.upstream, UP);
 	assert_string_equal(last.error, "");
 	wsus_update_free(u1);
 	wsus_update_free(u2);
+}
+
+static int collect_run(const struct storage_sync_record *r, void *ctx)
+{
+	struct storage_sync_record *v = ctx;
+	size_t i = 0;
+
+	while (v[i].id != 0)
+		i++;
+	v[i] = *r;
+	return 0;
+}
+
+/* 3.3 every run is recorded: a published row completed with its payload
+ * bytes (or turned failed by a later error), a failed run; newest first,
+ * counted by result, the newest success found past a failure */
+static void test_history_runs(void **state)
+{
+	struct tsu *t = *state;
+	struct storage_sync_record r, last, v[4];
+	int64_t id1 = 0, id2 = 0, ok = -1, bad = -1;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.upstream, sizeof(r.upstream), "%s", UP);
+	r.started_ms = 100;
+	r.finished_ms = 150;
+	r.new_revisions = 5;
+	assert_int_equal(storage_sync_history_add(t->st, &r, &id1, NULL), 0);
+	assert_int_equal(storage_sync_history_finish(t->st, id1, 400, 12345, NULL, NULL), 0);
+	r.started_ms = 500;
+	assert_int_equal(storage_sync_history_add(t->st, &r, &id2, NULL), 0);
+	assert_int_equal(storage_sync_history_finish(t->st, id2, 600, 7, "content: cancelled", NULL), 0);
+	r.started_ms = 700;
+	r.finished_ms = 800;
+	r.new_revisions = 0;
+	snprintf(r.error, sizeof(r.error), "auth: refused");
+	assert_int_equal(storage_sync_history_add(t->st, &r, NULL, NULL), 0);
+
+	memset(v, 0, sizeof(v));
+	assert_int_equal(storage_sync_history_foreach(t->st, 10, collect_run, v, NULL), 0);
+	assert_int_equal(v[0].started_ms, 700);
+	assert_string_equal(v[0].error, "auth: refused");
+	assert_int_equal(v[1].id, id2);
+	assert_string_equal(v[1].error, "content: cancelled");
+	assert_int_equal(v[1].content_bytes, 7);
+	assert_int_equal(v[2].id, id1);
+	assert_int_equal(v[2].finished_ms, 400);
+	assert_int_equal(v[2].content_bytes, 12345);
+	assert_int_equal(v[2].new_revisions, 5);
+	assert_string_equal(v[2].error, "");
+	assert_int_equal(v[3].id, 0);
+	memset(v, 0, sizeof(v));
+	assert_int_equal(storage_sync_history_foreach(t->st, 1, collect_run, v, NULL), 0);
+	assert_int_equal(v[0].started_ms, 700);
+	assert_int_equal(v[1].id, 0);
+
+	assert_int_equal(storage_sync_counts(t->st, &ok, &bad, NULL), 0);
+	assert_int_equal(ok, 1);
+	assert_int_equal(bad, 2);
+	assert_int_equal(storage_sync_last(t->st, 0, &last, NULL), 0);
+	assert_int_equal(last.started_ms, 700);
+	assert_int_equal(storage_sync_last(t->st, 1, &last, NULL), 0);
+	assert_int_equal(last.id, id1);
 }
 
 int main(void)
@@ -559,6 +622,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hidden_and_eulas, tsu_setup, tsu_teardown),
 		cmocka_unit_test_setup_teardown(test_files_wanted, tsu_setup, tsu_teardown),
 		cmocka_unit_test_setup_teardown(test_provenance_history, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_history_runs, tsu_setup, tsu_teardown),
 	};
 
 	log_set_verbosity(LOG_ERR);
