@@ -12,10 +12,14 @@
 #           connections a third run has clients that wait 1 s after a 503
 #           (lua/post_backoff.lua: Windows clients honour Retry-After; wrk
 #           alone resends at once, which turns shedding into a 503 storm).
-#   full    full first scans (wsus-scanload: GetConfig through the last
-#           SyncUpdates page and GetExtendedUpdateInfo, empty cache, the
-#           client's compression: it asks for gzip) at 50 clients
-#           (BENCH_SCAN_CLIENTS).
+#   full    full first scans at 50 clients (BENCH_SCAN_CLIENTS): the
+#           requests of one recorded first scan (bench/scan_record.py:
+#           GetConfig through the last SyncUpdates page and
+#           GetExtendedUpdateInfo for every offered revision) replayed by wrk
+#           (bench/lua/scan_replay.lua) with Accept-Encoding gzip (curl) and
+#           xpress (Windows Update): scans/s = 2xx/s / requests per scan.
+#           Then wsus-scanload, real scan clients that parse every answer
+#           (on 2 shared cores they, not the server, bound that row).
 #   fleet   a mixed fleet (wrk, bench/lua/fleet.lua): 16 delta scans to 1
 #           cookie renewal, 1 status report (ReportEventBatch), 2 content
 #           range requests (64 KiB), with 4 wsus-scanload clients running
@@ -99,6 +103,10 @@ RSS0=$(kib VmRSS "$SRV")
 # One full scan to learn the client's cache; its delta request and answer.
 python3 "$REF/wusp_client.py" --server "$URL" --ca "$CA" --group Bench --out "$work/cap" > "$work/cap.log"
 BENCH_URL=$URL python3 bench/fleet_bodies.py "$work/cap" "$DS/data" "$work/www" > "$work/fleet.env"
+case " $PARTS " in *" full "*)
+  python3 bench/scan_record.py --server "$URL" --ca "$CA" --group Bench --gzip --out "$work/scan" \
+    > "$work/scan.log" 2>&1 || { cat "$work/scan.log" >&2; exit 1; } ;;
+esac
 . "$work/fleet.env"     # CONTENT_PATH, CONTENT_BYTES
 
 #---- nginx: the same answers as static files ----
@@ -195,13 +203,25 @@ delta_runs() {
 }
 
 full_runs() {
-  local line t0 t1 n
+  local line t0 t1 n coding per
+  per=$(wc -l < "$work/scan/index")
+  for coding in gzip xpress; do
+    for rep in $(seq 1 "$REPS"); do
+      WRKARGS=(-s bench/lua/scan_replay.lua "$URL"); CPU_PIDS=$SRV
+      SCAN_DIR=$work/scan CODING=$coding wrk_run ours "$SCAN_CLIENTS"
+      row "full c=$SCAN_CLIENTS" "ours, replay $coding (rep $rep)" \
+          "$(awk -v a="$(field ok_rps "$LINE")" -v p="$per" 'BEGIN { printf "%.1f scans", a / p }')" "-" \
+          "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")" "$(field max_ms "$LINE")" \
+          "$(awk -v c="$CPU" -v p="$per" 'BEGIN { printf "%.1f per scan", c * p }')" \
+          "$per requests per scan, $(field ok_rps "$LINE") ok/s, 503s $(field non2xx "$LINE"), errors $(field errors "$LINE"), latencies per request, VmHWM $(kib VmHWM "$SRV") KiB"
+    done
+  done
   t0=$(ticks "$SRV")
   line=$("$BUILD/wsus-scanload" --server "$URL" --ca "$CA" --group Bench --clients "$SCAN_CLIENTS" \
          --duration "$SECS" 2> "$work/scanload.err") || grep -m1 "first failure" "$work/scanload.err" >&2 || true
   t1=$(ticks "$SRV")
   n=$(field scans "$line")
-  row "full c=$SCAN_CLIENTS" "ours" "$(field scans_per_s "$line") scans" "-" "$(field p50_ms "$line")" "$(field p99_ms "$line")" "-" \
+  row "full c=$SCAN_CLIENTS" "ours, wsus-scanload" "$(field scans_per_s "$line") scans" "-" "$(field p50_ms "$line")" "$(field p99_ms "$line")" "-" \
       "$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 10 / n; else print "nan" }') per scan" \
       "$n scans, $(field failed "$line") failed, $(field busy "$line") cut short by a 503 (retried), offered $(field offered "$line") revisions, gzip, VmHWM $(kib VmHWM "$SRV") KiB"
 }

@@ -296,5 +296,15 @@ int protocol_xpress_block(const uint8_t *in, size_t n, uint8_t *out, size_t cap,
 int protocol_xpress_encode(const void *in, size_t n, struct wsus_buf *out);
 /* Append a gzip member (RFC 1952) of n bytes to out. */
 int protocol_gzip_encode(const void *in, size_t n, struct wsus_buf *out);
+/* One gzip member in two parts made apart: head(A) then rest(B) append a
+ * member whose content is A B, so a head made once can start many answers.
+ * head appends the header and A's blocks and fills part; rest appends B's
+ * blocks and the trailer. Inputs up to 4 GiB each. */
+struct protocol_gzip_part {
+	uint32_t crc;          /* CRC-32 of A */
+	size_t   len;          /* A's length */
+};
+int protocol_gzip_head(const void *in, size_t n, struct wsus_buf *out, struct protocol_gzip_part *part);
+int protocol_gzip_rest(const void *in, size_t n, const struct protocol_gzip_part *head, struct wsus_buf *out);
 
 #endif /* WSUS_PROTOCOL_H */

@@ -19,6 +19,14 @@
  *     they favour speed: a short chain depth here, zlib's fastest level with
  *     a window no larger than the input for gzip, and the Xpress work areas
  *     (about 350 KB) kept per thread instead of allocated per answer.
+ * (5) An answer may be encoded in two parts made at different times (a head
+ *     kept for many answers, a rest made per answer). Xpress needs nothing
+ *     for that: its blocks are independent and may be short (2.1.1 bounds
+ *     only their size). A gzip member does: the head ends its deflate blocks
+ *     with a sync flush (an empty stored block, so the stream stops on a
+ *     byte boundary, unfinished), the rest is a new raw deflate stream that
+ *     never refers back, and the trailer's CRC is the two parts' CRCs
+ *     combined.
  */
 #include "protocol.h"
 
@@ -341,20 +349,32 @@ int protocol_xpress_encode(const void *in, size_t n, struct wsus_buf *out)
 	return rc;
 }
 
-int protocol_gzip_encode(const void *in, size_t n, struct wsus_buf *out)
-{
-	z_stream z;
-	uint8_t chunk[16384];
-	int zrc, rc = 0;
+/*---- gzip (zlib) ----*/
 
+/* The smallest window that covers the input (zlib's memory follows it). */
+static int window_bits(size_t n)
+{
 	int bits = 9;
 
-	/* The smallest window that covers the input (zlib's memory follows it),
-	 * + 16: a gzip wrapper rather than zlib's. Fastest level (note 4). */
 	while (bits < 15 && ((size_t)1 << bits) < n)
 		bits++;
+	return bits;
+}
+
+/* Run deflate over n bytes with flush (Z_SYNC_FLUSH: end on a byte boundary
+ * with the stream left open; Z_FINISH: close it), appending its output:
+ * a whole gzip member when gzip, else raw deflate blocks. */
+static int deflate_run(const void *in, size_t n, int gzip, int flush, struct wsus_buf *out)
+{
+	int bits = window_bits(n);
+	uint8_t chunk[16384];
+	z_stream z;
+	int zrc, rc = 0;
+
 	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, bits + 16, bits < 15 ? 6 : 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	/* Fastest level (note 4). */
+	if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, gzip ? bits + 16 : -bits, bits < 15 ? 6 : 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
 	z.next_in = (Bytef *)(uintptr_t)in;
 	z.avail_in = (uInt)n;
@@ -365,13 +385,55 @@ int protocol_gzip_encode(const void *in, size_t n, struct wsus_buf *out)
 	do {
 		z.next_out = chunk;
 		z.avail_out = sizeof(chunk);
-		zrc = deflate(&z, Z_FINISH);
+		zrc = deflate(&z, flush);
 		if (zrc == Z_STREAM_ERROR) {
 			rc = -EIO;
 			break;
 		}
 		rc = wsus_buf_append(out, chunk, sizeof(chunk) - z.avail_out);
-	} while (rc == 0 && zrc != Z_STREAM_END);
+		/* A sync flush is done when deflate left room in the chunk. */
+	} while (rc == 0 && (flush == Z_FINISH ? zrc != Z_STREAM_END : z.avail_out == 0));
 	deflateEnd(&z);
+	return rc;
+}
+
+int protocol_gzip_encode(const void *in, size_t n, struct wsus_buf *out)
+{
+	return deflate_run(in, n, 1, Z_FINISH, out);
+}
+
+static int put_le32(struct wsus_buf *out, uint32_t v)
+{
+	uint8_t b[4];
+
+	put32(b, v);
+	return wsus_buf_append(out, b, sizeof(b));
+}
+
+/* Design note 5: the head is the member's header and raw deflate blocks
+ * ending on a byte boundary; the rest is a fresh raw deflate stream, so it
+ * can follow any head, and the trailer combines the two CRCs. */
+int protocol_gzip_head(const void *in, size_t n, struct wsus_buf *out, struct protocol_gzip_part *part)
+{
+	/* ID1 ID2, CM deflate, no flags, no time, XFL fastest, OS unix. */
+	static const uint8_t header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 3 };
+	int rc = wsus_buf_append(out, header, sizeof(header));
+
+	if (rc == 0)
+		rc = deflate_run(in, n, 0, Z_SYNC_FLUSH, out);
+	part->crc = (uint32_t)crc32(0L, in, (uInt)n);
+	part->len = n;
+	return rc;
+}
+
+int protocol_gzip_rest(const void *in, size_t n, const struct protocol_gzip_part *head, struct wsus_buf *out)
+{
+	uint32_t crc = (uint32_t)crc32_combine(head->crc, crc32(0L, in, (uInt)n), (z_off_t)n);
+	int rc = deflate_run(in, n, 0, Z_FINISH, out);
+
+	if (rc == 0)
+		rc = put_le32(out, crc);
+	if (rc == 0)
+		rc = put_le32(out, (uint32_t)(head->len + n));
 	return rc;
 }

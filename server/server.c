@@ -454,29 +454,108 @@ static const char *encode_body(const char *coding, struct wsus_buf *body)
 	return coding;
 }
 
-/* Encode a 200 answer as asked, or take it whole from the memo its handler
- * named (server_scanstate.c design note 5), keeping what was encoded. */
-static const char *encode_answer(struct server_req *req, int *status, struct wsus_buf *body)
+/* Encode n bytes in coding (NULL: as they are) as the head of a split
+ * answer (server_scanstate.c design note 6), filling gz for gzip. */
+static int encode_head(const char *coding, const char *in, size_t n, struct wsus_buf *out,
+		       struct protocol_gzip_part *gz)
 {
-	const char *asked = server_accept_encoding(req->accept_encoding), *coding = NULL, *data;
-	size_t len;
+	if (coding == NULL)
+		return wsus_buf_append(out, in, n);
+	if (strcmp(coding, "gzip") == 0)
+		return protocol_gzip_head(in, n, out, gz);
+	return protocol_xpress_encode(in, n, out);
+}
 
-	if (*status == 200 && req->memo_hit != NULL &&
-	    server_scan_memo_get(req->memo_state, req->memo_key, &data, &len, &coding) != NULL) {
+/* The rest of a split answer after its head: the same coding, finished. */
+static int encode_rest(const struct server_scan_answer *a, const char *in, size_t n, struct wsus_buf *out)
+{
+	if (a->coding == NULL)
+		return wsus_buf_append(out, in, n);
+	if (strcmp(a->coding, "gzip") == 0)
+		return protocol_gzip_rest(in, n, &a->gz, out);
+	return protocol_xpress_encode(in, n, out);
+}
+
+/* Replace body by head + the encoded rest of body from offset cut. */
+static int join_split(const struct server_scan_answer *a, size_t cut, struct wsus_buf *body)
+{
+	struct wsus_buf out;
+	int rc;
+
+	wsus_buf_init(&out, body->max + body->max / 4 + 4096);
+	rc = wsus_buf_append(&out, a->data, a->len);
+	if (rc == 0)
+		rc = encode_rest(a, body->data + cut, body->len - cut, &out);
+	if (rc < 0) {
+		wsus_buf_free(&out);
+		return rc;
+	}
+	wsus_buf_free(body);
+	*body = out;
+	return 0;
+}
+
+/* A split answer the handler wrote whole: keep its head (encoded) and tail,
+ * and send it as a hit would be sent, so every client of a key gets the
+ * same bytes. */
+static int keep_split(struct server_req *req, const char *asked, struct wsus_buf *body)
+{
+	struct server_scan_answer a = { .coding = body->len < SERVER_ENCODE_MIN ? NULL : asked, .split = 1 };
+	struct wsus_buf head;
+	int rc;
+
+	if (req->memo_cut > req->memo_cut_end || req->memo_cut_end > req->memo_tail_end ||
+	    req->memo_tail_end > body->len)
+		return -EINVAL;
+	wsus_buf_init(&head, body->max + body->max / 4 + 4096);
+	rc = encode_head(a.coding, body->data, req->memo_cut, &head, &a.gz);
+	if (rc == 0) {
+		a.data = head.data;
+		a.len = head.len;
+		a.tail = body->data + req->memo_cut_end;
+		a.tail_len = req->memo_tail_end - req->memo_cut_end;
+		server_scan_memo_put(req->memo_state, req->memo_key, &a);
+		rc = join_split(&a, req->memo_cut, body);
+	}
+	wsus_buf_free(&head);
+	return rc < 0 ? rc : 0;
+}
+
+const char *server_encode_answer(struct server_req *req, int *status, struct wsus_buf *body)
+{
+	const char *asked = server_accept_encoding(req->accept_encoding), *coding = NULL;
+	const struct server_scan_answer *a = &req->memo_answer;
+	int rc = 0;
+
+	if (*status != 200) {
+		/* a fault: sent as it is */
+	} else if (req->memo_hit && a->split) {
+		coding = a->coding;
+		rc = join_split(a, req->memo_cut, body);
+	} else if (req->memo_hit) {
 		wsus_buf_free(body);
-		if (wsus_buf_append(body, data, len) < 0) {
-			wsus_buf_free(body);   /* out of memory: an empty 500 */
-			*status = 500;
-			coding = NULL;
-		}
-	} else if (*status == 200) {
+		coding = a->coding;
+		rc = wsus_buf_append(body, a->data, a->len);
+	} else if (req->memo_state != NULL && req->memo_split) {
+		coding = body->len < SERVER_ENCODE_MIN ? NULL : asked;
+		rc = keep_split(req, asked, body);
+	} else {
 		coding = encode_body(asked, body);
 		if (req->memo_state != NULL)
-			server_scan_memo_put(req->memo_state, req->memo_key, coding, body->data, body->len);
+			server_scan_memo_put(req->memo_state, req->memo_key,
+					     &(struct server_scan_answer){ .coding = coding, .data = body->data,
+									   .len = body->len });
+	}
+	if (rc < 0) {
+		log_warn("server", "answer not encoded coding=%s err=%s", coding ? coding : "-", strerror(-rc));
+		wsus_buf_free(body);
+		*status = 500;
+		coding = NULL;
 	}
 	server_scan_put(req->memo_state);
 	req->memo_state = NULL;
-	req->memo_hit = NULL;
+	req->memo_hit = 0;
+	req->memo_split = 0;
 	return coding;
 }
 
@@ -503,7 +582,7 @@ static struct MHD_Response *soap_answer(struct server_req *req, const struct ser
 	server_soap_dispatch(req, svc, &resp);
 	st_give(req->srv, req->st);
 	req->st = NULL;
-	coding = encode_answer(req, &resp.status, &resp.body);
+	coding = server_encode_answer(req, &resp.status, &resp.body);
 	body = wsus_buf_steal(&resp.body, &len);
 	*bytes = len;
 	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);

@@ -1075,9 +1075,8 @@ static int put_revision(struct server_req *req, struct wsus_buf *out, const stru
 static int memo_name(struct server_req *req, const struct server_scan *s, const char *op, int version,
 		     const int64_t *ids, size_t n_ids, const struct info_req *q)
 {
-	const char *asked = server_accept_encoding(req->accept_encoding), *data, *coding;
+	const char *asked = server_accept_encoding(req->accept_encoding);
 	struct wsus_buf k;
-	size_t len;
 	int rc;
 
 	if (!req->memo_ok)
@@ -1092,10 +1091,10 @@ static int memo_name(struct server_req *req, const struct server_scan *s, const 
 	if (rc == 0) {
 		wsus_sha1(k.data, k.len, req->memo_key);
 		req->memo_state = server_scan_ref(s);
-		req->memo_hit = server_scan_memo_get(s, req->memo_key, &data, &len, &coding);
+		req->memo_hit = server_scan_memo_get(s, req->memo_key, &req->memo_answer);
 	}
 	wsus_buf_free(&k);
-	return req->memo_hit != NULL;
+	return req->memo_hit;
 }
 
 static int op_get_extended_update_info(struct server_req *req, struct protocol_req_msg *msg,

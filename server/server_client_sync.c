@@ -18,6 +18,14 @@
  *               at that anchor.
  * The client's lists are bounded; the work per call is a fixed number of
  * set queries plus one Core fragment read per revision sent.
+ *
+ * A software-mode answer is a function of the prepared states and of the
+ * request's lists, SOAP version, protocol version, the cookie's anchor (as
+ * far as it is behind the state's) and the coding asked for: all but its
+ * NewCookie is kept in the state (server_scanstate.c design note 6), so
+ * the clients of one group asking the same page, or the same delta, cost one
+ * computation. The lists are hashed as sent; they are sorted only when the
+ * answer has to be computed.
  */
 #include "server_int.h"
 
@@ -121,8 +129,11 @@ struct sync {
 	struct server_req *req;
 	struct server_cookie_claims c;
 	enum sync_mode mode;
+	int version;                /* SOAP version of the request */
 	int64_t *installed;         /* InstalledNonLeafUpdateIDs, as sent */
 	size_t n_installed;
+	int64_t *rest;              /* the other cached list, as sent, until cached is made */
+	size_t n_rest;
 	struct id_set cached;
 	char (*filter)[WSUS_GUID_LEN];
 	size_t n_filter;
@@ -164,6 +175,7 @@ static void device_free(struct device *d)
 static void sync_free(struct sync *s)
 {
 	free(s->installed);
+	free(s->rest);
 	free(s->cached.v);
 	free(s->filter);
 	for (size_t i = 0; i < s->n_dev; i++)
@@ -343,7 +355,7 @@ static int read_lists(struct sync *s, const struct protocol_node *parent, const 
 		      const char *other,
 		      struct server_fault *f)
 {
-	int64_t *inst = NULL, *rest = NULL, *copy;
+	int64_t *inst = NULL, *rest = NULL;
 	size_t n_inst = 0, n_rest = 0;
 	int rc;
 
@@ -358,22 +370,29 @@ static int read_lists(struct sync *s, const struct protocol_node *parent, const 
 		free(inst);
 		return rc;
 	}
-	copy = malloc((n_inst ? n_inst : 1) * sizeof(*copy));
-	if (copy == NULL) {
-		free(inst);
-		free(rest);
-		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
-		return -ENOMEM;
-	}
-	if (n_inst)
-		memcpy(copy, inst, n_inst * sizeof(*copy));
 	s->installed = inst;
 	s->n_installed = n_inst;
-	/* Software mode caches installed and other ids; the other modes name
-	 * their own cache list and send the installed ones only as evidence. */
-	if (s->mode != MODE_SOFTWARE)
-		n_inst = 0;
-	rc = set_make(&s->cached, copy, n_inst, rest, n_rest);
+	s->rest = rest;
+	s->n_rest = n_rest;
+	return 0;
+}
+
+/* The cached set from the lists as sent. Software mode caches installed and
+ * other ids; the other modes name their own cache list and send the
+ * installed ones only as evidence. */
+static int make_cached(struct sync *s, struct server_fault *f)
+{
+	size_t n_inst = s->mode == MODE_SOFTWARE ? s->n_installed : 0;
+	int64_t *copy = malloc((n_inst ? n_inst : 1) * sizeof(*copy));
+	int rc;
+
+	if (copy != NULL && n_inst)
+		memcpy(copy, s->installed, n_inst * sizeof(*copy));
+	rc = copy != NULL ? set_make(&s->cached, copy, n_inst, s->rest, s->n_rest) : -ENOMEM;
+	if (copy == NULL)
+		free(s->rest);
+	s->rest = NULL;
+	s->n_rest = 0;
 	if (rc < 0)
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "out of memory");
 	return rc;
@@ -791,7 +810,9 @@ static int installed_in(const struct server_scan *sc, const struct sync *s, uint
 	return 0;
 }
 
-static int compute(struct sync *s, struct server_fault *f)
+/* The client's states (unfiltered and, with a filter, filtered) and the
+ * anchor its answer reflects. */
+static int scope(struct sync *s, struct server_fault *f)
 {
 	struct storage_client_groups g;
 	int rc;
@@ -812,6 +833,15 @@ static int compute(struct sync *s, struct server_fault *f)
 	s->anchor = server_scan_anchor(s->full);
 	if (server_scan_anchor(s->scan) < s->anchor)
 		s->anchor = server_scan_anchor(s->scan);
+	return 0;
+}
+
+static int compute(struct sync *s, struct server_fault *f)
+{
+	int rc = make_cached(s, f);
+
+	if (rc < 0)
+		return rc;
 	rc = installed_in(s->full, s, &s->inst_full);
 	if (rc == 0)
 		rc = installed_in(s->scan, s, &s->inst_scan);
@@ -998,8 +1028,10 @@ static int put_sync_info(struct sync *s, struct wsus_buf *out, const char *respo
 		rc = put_changed(s, out);
 	if (rc == 0)
 		rc = wsus_buf_printf(out, "<Truncated>%s</Truncated>", truncated ? "true" : "false");
+	s->req->memo_cut = out->len;
 	if (rc == 0)
 		rc = server_client_put_cookie(s->req, out, "NewCookie", &s->c, s->anchor, f);
+	s->req->memo_cut_end = out->len;
 	if (rc == 0 && deployed.len > 0)
 		rc = wsus_buf_append(out, deployed.data, deployed.len);
 	if (rc == 0 && s->late_client && s->mode != MODE_PRINTER)
@@ -1007,7 +1039,61 @@ static int put_sync_info(struct sync *s, struct wsus_buf *out, const char *respo
 				     server_scan_has_driver(s->full) ? "false" : "true");
 	if (rc == 0)
 		rc = wsus_buf_printf(out, "</%s></%s>", result, response);
+	s->req->memo_tail_end = out->len;
 	wsus_buf_free(&deployed);
+	return rc;
+}
+
+/*---- Kept answers ----*/
+
+/* What a software-mode answer is a function of besides the states (see the
+ * top of this file): hashed into the request's memo key. */
+static int memo_key(const struct sync *s, uint8_t key[WSUS_SHA1_LEN])
+{
+	const char *asked = server_accept_encoding(s->req->accept_encoding);
+	int64_t aux = s->c.aux < s->anchor ? s->c.aux : s->anchor;
+	struct wsus_buf k;
+	int rc;
+
+	wsus_buf_init(&k, 1024 + (s->n_installed + s->n_rest) * sizeof(int64_t));
+	rc = wsus_buf_printf(&k, "SyncUpdates|%d|%s|%.32s|%d|%zu|%lld|%lld|%lld|%zu|%zu|", s->version,
+			     asked ? asked : "-", s->c.protocol_version, s->need_two, s->n_filter, (long long)aux,
+			     (long long)server_scan_anchor(s->full), (long long)server_scan_anchor(s->scan),
+			     s->n_installed, s->n_rest);
+	if (rc == 0 && s->n_installed)
+		rc = wsus_buf_append(&k, s->installed, s->n_installed * sizeof(int64_t));
+	if (rc == 0 && s->n_rest)
+		rc = wsus_buf_append(&k, s->rest, s->n_rest * sizeof(int64_t));
+	if (rc == 0)
+		wsus_sha1(k.data, k.len, key);
+	wsus_buf_free(&k);
+	return rc;
+}
+
+/* Name the answer for the memo; 1 when it is kept (software mode only: the
+ * driver modes depend on the device lists too). */
+static int memo_find(struct sync *s)
+{
+	struct server_req *req = s->req;
+
+	if (!req->memo_ok || s->mode != MODE_SOFTWARE || memo_key(s, req->memo_key) < 0)
+		return 0;
+	req->memo_state = server_scan_ref(s->scan);
+	req->memo_split = 1;
+	req->memo_hit = server_scan_memo_get(s->scan, req->memo_key, &req->memo_answer);
+	return req->memo_hit;
+}
+
+/* A kept answer: only this client's NewCookie, then the kept tail (the
+ * caller puts the kept head before them). */
+static int put_from_memo(struct sync *s, struct wsus_buf *out, struct server_fault *f)
+{
+	int rc;
+
+	s->req->memo_cut = out->len;
+	rc = server_client_put_cookie(s->req, out, "NewCookie", &s->c, s->anchor, f);
+	if (rc == 0)
+		rc = wsus_buf_append(out, s->req->memo_answer.tail, s->req->memo_answer.tail_len);
 	return rc;
 }
 
@@ -1019,6 +1105,7 @@ static int sync_begin(struct sync *s, struct server_req *req, struct protocol_re
 {
 	memset(s, 0, sizeof(*s));
 	s->req = req;
+	s->version = (int)msg->version;
 	if (server_client_cookie(req, msg->op, 1, &s->c, f) < 0)
 		return -1;
 	s->late_client = server_client_pv_at_least(s->c.protocol_version, 1, 7);
@@ -1042,15 +1129,20 @@ static int sync_registered(struct sync *s, struct server_fault *f)
 static int sync_finish(struct sync *s, struct wsus_buf *out, const char *response, const char *result,
 		       struct server_fault *f)
 {
-	int rc = sync_registered(s, f);
+	int rc = sync_registered(s, f), kept = 0;
 
 	if (rc == 0)
+		rc = scope(s, f);
+	if (rc == 0 && (kept = memo_find(s)) != 0)
+		rc = put_from_memo(s, out, f);
+	else if (rc == 0)
 		rc = compute(s, f);
-	if (rc == 0)
+	if (rc == 0 && !kept)
 		rc = put_sync_info(s, out, response, result, f);
 	if (rc == 0)
-		log_debug("client", "sync computer_id=%s mode=%d needed=%zu cached=%zu anchor=%lld", s->c.subject,
-			  (int)s->mode, server_scan_count(s->scan), s->cached.n, (long long)s->anchor);
+		log_debug("client", "sync computer_id=%s mode=%d closure=%zu cached=%zu anchor=%lld kept=%d",
+			  s->c.subject, (int)s->mode, server_scan_count(s->scan), s->cached.n + s->n_rest,
+			  (long long)s->anchor, kept);
 	return rc;
 }
 

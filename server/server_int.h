@@ -35,7 +35,6 @@ struct server_report;
 struct server_limit;
 struct server_scan_cache;
 struct server_scan;
-struct server_scan_memo;
 struct server_access;
 
 struct server {
@@ -79,12 +78,27 @@ struct server_req {
 	/* memo_ok: the caller (server.c) takes care of memoised answers. Then a
 	 * handler whose answer may be memoised sets the state (a reference the
 	 * caller releases) and the key (server_scan_memo_get); memo_hit when the
-	 * whole encoded answer is already kept (the handler's output is then
-	 * dropped), else the caller keeps what it sends. */
+	 * answer is already kept (memo_answer). Whole (memo_split 0): the
+	 * handler's output is dropped for it. Split round a per-request part
+	 * (server_scanstate.c design note 6): on a hit the handler writes only
+	 * that part and the kept tail, from body offset memo_cut; on a miss it
+	 * writes the whole answer and marks the part [memo_cut, memo_cut_end)
+	 * and the tail's end memo_tail_end. Else the caller keeps what it sends. */
 	int         memo_ok;
 	const struct server_scan *memo_state;
 	uint8_t     memo_key[WSUS_SHA1_LEN];
-	const struct server_scan_memo *memo_hit;
+	int         memo_hit;
+	struct server_scan_answer {
+		const char *coding;            /* static string, NULL: none */
+		const char *data;              /* whole: the encoded answer; split: the encoded head */
+		size_t len;
+		int split;
+		struct protocol_gzip_part gz;  /* split, gzip: what the head's rest needs */
+		const char *tail;              /* split: the plain bytes after the request's part */
+		size_t tail_len;
+	} memo_answer;
+	int         memo_split;
+	size_t      memo_cut, memo_cut_end, memo_tail_end;
 	int64_t     deadline_ms;       /* wsus_now_ms() past which reading the request should
 					  give up ([server] parse_budget_ms), 0 = none */
 	/* for the access log: the operation dispatched (static), and the
@@ -95,6 +109,12 @@ struct server_req {
 
 /* Note the ComputerID req is for (the access log's last field). */
 void server_req_computer(struct server_req *req, const char *id);
+
+/* After server_soap_dispatch: encode a 200 answer as the request asked, or
+ * from the memo its handler named (server_scanstate.c design notes 5, 6),
+ * keeping what was encoded, and release the memo state. Returns the coding
+ * sent (NULL: none); on failure the answer is an empty 500. */
+const char *server_encode_answer(struct server_req *req, int *status, struct wsus_buf *body);
 
 /* 1 once req's time budget is spent (server_req.deadline_ms): a request
  * reader checks it while it reads and answers a fault instead of going on. */
@@ -374,16 +394,14 @@ int server_scan_fragment(struct server_req *req, const struct server_scan *s, si
 /* Revision i's payloads. */
 int server_scan_files(struct server_req *req, const struct server_scan *s, size_t i,
 		      const struct server_scan_files **out);
-/* Whole answers kept in a state, by a SHA-1 of what the answer is a
- * function of besides the state (the caller's choice; it must include the
- * coding asked for). get: the kept bytes (valid while s is referenced) and
- * the coding they are in (NULL: none), or NULL when none is kept. put keeps
- * a copy (silently not, past the state's budget). */
-struct server_scan_memo;
-const struct server_scan_memo *server_scan_memo_get(const struct server_scan *s, const uint8_t key[WSUS_SHA1_LEN],
-						    const char **data, size_t *len, const char **coding);
-void server_scan_memo_put(const struct server_scan *s, const uint8_t key[WSUS_SHA1_LEN], const char *coding,
-			  const char *data, size_t len);
+/* Answers kept in a state (design notes 5, 6), by a SHA-1 of what the
+ * answer is a function of besides the state (the caller's choice; it must
+ * include the coding asked for). get: 1 and *a (its bytes valid while s is
+ * referenced), or 0 when none is kept. put keeps a copy (silently not, past
+ * the state's budget). */
+int server_scan_memo_get(const struct server_scan *s, const uint8_t key[WSUS_SHA1_LEN], struct server_scan_answer *a);
+void server_scan_memo_put(const struct server_scan *s, const uint8_t key[WSUS_SHA1_LEN],
+			  const struct server_scan_answer *a);
 
 /* server_client_sync.c: the SyncUpdates and SyncPrinterCatalog operations
  * and the limits of their requests (id lists up to the SYNC_MAX_* caps). */

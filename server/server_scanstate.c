@@ -40,6 +40,11 @@
  *     same batches get the bytes without rebuilding or recompressing them.
  *     It dies with the state, so an answer never outlives its anchor. At most
  *     SCAN_MEMO_BYTES per state; past that nothing more is kept.
+ * (6) An answer that holds one per-request part (SyncUpdates: the NewCookie
+ *     sealed for this client) is kept split round it: the part before,
+ *     encoded as the head of a stream (protocol_xpress.c design note 5), and
+ *     the plain part after. A request that finds it makes only its own part
+ *     and encodes that with the kept tail as the stream's rest.
  */
 #include "server_int.h"
 
@@ -52,6 +57,7 @@
 #define SCAN_BLOCKS_PER_REV 8     /* cached fragments per revision (types x locales) */
 #define SCAN_LOCALE_MAX     24
 #define SCAN_MEMO_BYTES     (32u * 1024 * 1024)   /* memoised answers per state */
+#define SCAN_MEMO_BUCKETS   64    /* memo lists per state, by the key's first byte */
 
 /* One stored fragment of a revision, escaped as <Xml> character data. */
 struct server_scan_block {
@@ -69,18 +75,17 @@ struct scan_rev_cache {
 	_Atomic(struct server_scan_files *) files;
 };
 
-/* A whole encoded answer (design note 5). */
+/* A kept answer (design notes 5, 6): a's pointers point into data. */
 struct server_scan_memo {
 	struct server_scan_memo *next;
 	uint8_t key[WSUS_SHA1_LEN];
-	const char *coding;           /* static string, NULL for none */
-	size_t len;
+	struct server_scan_answer a;
 	char data[];
 };
 
 struct server_scan {
 	atomic_int refs;
-	_Atomic(struct server_scan_memo *) memo;
+	_Atomic(struct server_scan_memo *) memo[SCAN_MEMO_BUCKETS];
 	atomic_size_t memo_bytes;
 	struct storage_client_scan c;
 	uint32_t *order;              /* NewUpdates order: indices of c.revs */
@@ -162,10 +167,11 @@ static void scan_free(struct server_scan *s)
 		}
 		free(atomic_load(&s->cache[i].files));
 	}
-	for (struct server_scan_memo *m = atomic_load(&s->memo), *next; m != NULL; m = next) {
-		next = m->next;
-		free(m);
-	}
+	for (size_t b = 0; b < SCAN_MEMO_BUCKETS; b++)
+		for (struct server_scan_memo *m = atomic_load(&s->memo[b]), *next; m != NULL; m = next) {
+			next = m->next;
+			free(m);
+		}
 	free(s->cache);
 	free(s->order);
 	free(s->by_uid);
@@ -630,46 +636,51 @@ int server_scan_files(struct server_req *req, const struct server_scan *cs, size
 
 /*---- Memoised answers (design note 5) ----*/
 
-const struct server_scan_memo *server_scan_memo_get(const struct server_scan *s, const uint8_t key[WSUS_SHA1_LEN],
-						    const char **data, size_t *len, const char **coding)
+static _Atomic(struct server_scan_memo *) *memo_bucket(const struct server_scan *s, const uint8_t key[WSUS_SHA1_LEN])
 {
-	for (struct server_scan_memo *m = atomic_load(&((struct server_scan *)s)->memo); m != NULL; m = m->next)
-		if (memcmp(m->key, key, WSUS_SHA1_LEN) == 0) {
-			*data = m->data;
-			*len = m->len;
-			*coding = m->coding;
-			return m;
-		}
-	return NULL;
+	return &((struct server_scan *)s)->memo[key[0] % SCAN_MEMO_BUCKETS];
 }
 
-void server_scan_memo_put(const struct server_scan *cs, const uint8_t key[WSUS_SHA1_LEN], const char *coding,
-			  const char *data, size_t len)
+int server_scan_memo_get(const struct server_scan *s, const uint8_t key[WSUS_SHA1_LEN], struct server_scan_answer *a)
+{
+	for (struct server_scan_memo *m = atomic_load(memo_bucket(s, key)); m != NULL; m = m->next)
+		if (memcmp(m->key, key, WSUS_SHA1_LEN) == 0) {
+			*a = m->a;
+			return 1;
+		}
+	return 0;
+}
+
+void server_scan_memo_put(const struct server_scan *cs, const uint8_t key[WSUS_SHA1_LEN],
+			  const struct server_scan_answer *a)
 {
 	struct server_scan *s = (struct server_scan *)cs;
+	_Atomic(struct server_scan_memo *) *bucket = memo_bucket(s, key);
+	size_t size = a->len + a->tail_len;
+	struct server_scan_answer seen;
 	struct server_scan_memo *m, *head;
-	const char *d;
-	size_t l;
-	const char *c;
 
-	if (server_scan_memo_get(s, key, &d, &l, &c) != NULL)
+	if (server_scan_memo_get(s, key, &seen))
 		return;
-	if (atomic_fetch_add(&s->memo_bytes, len) + len > SCAN_MEMO_BYTES) {
-		atomic_fetch_sub(&s->memo_bytes, len);
+	if (atomic_fetch_add(&s->memo_bytes, size) + size > SCAN_MEMO_BYTES) {
+		atomic_fetch_sub(&s->memo_bytes, size);
 		return;
 	}
-	m = malloc(sizeof(*m) + (len ? len : 1));
+	m = malloc(sizeof(*m) + (size ? size : 1));
 	if (m == NULL) {
-		atomic_fetch_sub(&s->memo_bytes, len);
+		atomic_fetch_sub(&s->memo_bytes, size);
 		return;
 	}
 	memcpy(m->key, key, WSUS_SHA1_LEN);
-	m->coding = coding;
-	m->len = len;
-	if (len)
-		memcpy(m->data, data, len);
-	head = atomic_load(&s->memo);
+	m->a = *a;
+	if (a->len)
+		memcpy(m->data, a->data, a->len);
+	if (a->tail_len)
+		memcpy(m->data + a->len, a->tail, a->tail_len);
+	m->a.data = m->data;
+	m->a.tail = a->tail != NULL ? m->data + a->len : NULL;
+	head = atomic_load(bucket);
 	do
 		m->next = head;
-	while (!atomic_compare_exchange_weak(&s->memo, &head, m));
+	while (!atomic_compare_exchange_weak(bucket, &head, m));
 }

@@ -6,7 +6,9 @@
  *           encoder writes exactly them for simple input),
  *         2 Xpress round trips: empty, 1 byte, repetitive, random, a real
  *           SOAP response, several blocks; block limits and match lengths,
- *         3 gzip round trips with inflate.
+ *         3 gzip round trips with inflate,
+ *         4 answers encoded in two parts (a kept head, a per-answer rest)
+ *           decode to the two parts joined, in both encodings.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -247,34 +249,41 @@ static void test_match_lengths(void **state)
 
 /*---- 3 gzip ----*/
 
-static void gzip_round_trip(const void *in, size_t n)
+/* b holds one gzip member whose content is exactly in. */
+static void assert_gunzips_to(const struct wsus_buf *b, const void *in, size_t n)
 {
-	struct wsus_buf b;
 	z_stream z;
 	uint8_t *out = malloc(n + 1);
 	int rc;
 
 	assert_non_null(out);
-	wsus_buf_init(&b, 2 * n + 1024);
-	assert_int_equal(protocol_gzip_encode(in, n, &b), 0);
-	assert_true(b.len >= 18);
-	assert_int_equal((uint8_t)b.data[0], 0x1f);   /* the gzip magic */
-	assert_int_equal((uint8_t)b.data[1], 0x8b);
+	assert_true(b->len >= 18);
+	assert_int_equal((uint8_t)b->data[0], 0x1f);   /* the gzip magic */
+	assert_int_equal((uint8_t)b->data[1], 0x8b);
 	memset(&z, 0, sizeof(z));
 	assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
-	z.next_in = (Bytef *)b.data;
-	z.avail_in = (uInt)b.len;
+	z.next_in = (Bytef *)b->data;
+	z.avail_in = (uInt)b->len;
 	z.next_out = out;
 	z.avail_out = (uInt)(n + 1);
 	rc = inflate(&z, Z_FINISH);
-	assert_int_equal(rc, Z_STREAM_END);
+	assert_int_equal(rc, Z_STREAM_END);    /* CRC and length checked by inflate */
 	assert_int_equal(z.total_out, n);
 	assert_int_equal(z.avail_in, 0);
 	if (n > 0)
 		assert_memory_equal(out, in, n);
 	inflateEnd(&z);
-	wsus_buf_free(&b);
 	free(out);
+}
+
+static void gzip_round_trip(const void *in, size_t n)
+{
+	struct wsus_buf b;
+
+	wsus_buf_init(&b, 2 * n + 1024);
+	assert_int_equal(protocol_gzip_encode(in, n, &b), 0);
+	assert_gunzips_to(&b, in, n);
+	wsus_buf_free(&b);
 }
 
 /* 3.1 gzip of empty, small, random and a real SOAP response inflates back */
@@ -295,6 +304,74 @@ static void test_gzip(void **state)
 	free(xml);
 }
 
+/*---- 4 two parts ----*/
+
+/* Encode in[0, cut) as a head once and in[cut, n) as the rest, the way a
+ * memoised answer is sent; both encodings must decode to in. */
+static void two_parts(const uint8_t *in, size_t n, size_t cut)
+{
+	struct protocol_gzip_part part;
+	struct wsus_buf head, b;
+	uint8_t *dec = NULL;
+	size_t dec_len = 0;
+
+	wsus_buf_init(&head, 2 * n + 1024);
+	wsus_buf_init(&b, 2 * n + 1024);
+	assert_int_equal(protocol_gzip_head(in, cut, &head, &part), 0);
+	assert_int_equal(part.len, cut);
+	assert_int_equal(wsus_buf_append(&b, head.data, head.len), 0);
+	assert_int_equal(protocol_gzip_rest(in + cut, n - cut, &part, &b), 0);
+	assert_gunzips_to(&b, in, n);
+	/* The same head starts another answer with another rest. */
+	b.len = head.len;
+	assert_int_equal(protocol_gzip_rest("<x/>", 4, &part, &b), 0);
+	{
+		uint8_t *want = malloc(cut + 4);
+
+		assert_non_null(want);
+		memcpy(want, in, cut);
+		memcpy(want + cut, "<x/>", 4);
+		assert_gunzips_to(&b, want, cut + 4);
+		free(want);
+	}
+	b.len = 0;
+	assert_int_equal(protocol_xpress_encode(in, cut, &b), 0);
+	assert_int_equal(protocol_xpress_encode(in + cut, n - cut, &b), 0);
+	assert_int_equal(txd_stream((const uint8_t *)b.data, b.len, &dec, &dec_len), 0);
+	assert_int_equal(dec_len, n);
+	if (n > 0)
+		assert_memory_equal(dec, in, n);
+	free(dec);
+	wsus_buf_free(&head);
+	wsus_buf_free(&b);
+}
+
+/* 4.1 cut at 0, inside the first block, past a whole Xpress block, at the end;
+ * a real answer and random bytes (no match may reach back into the head). */
+static void test_two_parts(void **state)
+{
+	size_t n = 0;
+	char *xml = load(CAPTURE "000013-response.body", &n);
+	uint8_t *rnd = malloc(200000);
+	uint8_t *rep = malloc(200000);
+
+	(void)state;
+	assert_non_null(rnd);
+	assert_non_null(rep);
+	fill_random(rnd, 200000, 9);
+	for (size_t i = 0; i < 200000; i++)
+		rep[i] = "<UpdateInfo><ID>1</ID></UpdateInfo>"[i % 35];
+	two_parts((const uint8_t *)xml, n, 0);
+	two_parts((const uint8_t *)xml, n, n / 3);
+	two_parts((const uint8_t *)xml, n, n);
+	two_parts(rnd, 200000, 70000);
+	two_parts(rep, 200000, 1);
+	two_parts(rep, 200000, 65535 + 17);
+	free(rnd);
+	free(rep);
+	free(xml);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_soap_response),
 		cmocka_unit_test(test_match_lengths),
 		cmocka_unit_test(test_gzip),
+		cmocka_unit_test(test_two_parts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,8 +20,10 @@
 #include <libxml/xmlschemas.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
+#include <zlib.h>
 
 #include "test_server_client_util.h"
+#include "test_xpress_decoder.h"
 
 #define CLIENT_PATH "/ClientWebService/Client.asmx"
 #define AUTH_PATH   "/SimpleAuthWebService/SimpleAuth.asmx"
@@ -246,6 +248,39 @@ static void validate_body(const char *text, const char *schema_file)
 	xmlFreeDoc(doc);
 }
 
+/* Undo the coding an answer was sent in (test_xpress_decoder.h, zlib). */
+static void decode_answer(const char *coding, struct wsus_buf *body)
+{
+	uint8_t *plain = NULL;
+	size_t n = 0;
+
+	if (coding == NULL)
+		return;
+	if (strcmp(coding, "xpress") == 0) {
+		assert_int_equal(txd_stream((const uint8_t *)body->data, body->len, &plain, &n), 0);
+	} else {
+		z_stream z;
+		size_t cap = 64u * 1024 * 1024;
+
+		assert_string_equal(coding, "gzip");
+		plain = malloc(cap);
+		assert_non_null(plain);
+		memset(&z, 0, sizeof(z));
+		assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+		z.next_in = (Bytef *)body->data;
+		z.avail_in = (uInt)body->len;
+		z.next_out = plain;
+		z.avail_out = (uInt)cap;
+		assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+		assert_int_equal(z.avail_in, 0);
+		n = z.total_out;
+		inflateEnd(&z);
+	}
+	body->len = 0;
+	assert_int_equal(wsus_buf_append(body, plain, n), 0);
+	free(plain);
+}
+
 char *tsrv_post(struct tsrv *t, const struct server_service *svc, const char *body, int *status)
 {
 	struct server_req req;
@@ -263,7 +298,13 @@ char *tsrv_post(struct tsrv *t, const struct server_service *svc, const char *bo
 	req.tls = 1;
 	snprintf(req.peer, sizeof(req.peer), "192.0.2.10");
 	memset(&resp, 0, sizeof(resp));
+	req.memo_ok = t->memo;
+	req.accept_encoding = t->memo ? t->coding : NULL;
 	server_soap_dispatch(&req, svc, &resp);
+	if (t->memo) {
+		t->memo_hits += req.memo_hit;
+		decode_answer(server_encode_answer(&req, &resp.status, &resp.body), &resp.body);
+	}
 	*status = resp.status;
 	out = wsus_buf_steal(&resp.body, &len);
 	assert_non_null(out);

@@ -29,6 +29,12 @@ struct tsrv {
 	struct wsus_config *cfg;
 	struct server srv;
 	struct storage *st;
+	/* memo: answer as the worker does (server_encode_answer, kept answers)
+	 * with Accept-Encoding coding (NULL: none), decoding what comes back;
+	 * memo_hits counts the answers taken from what was kept. */
+	int memo;
+	const char *coding;
+	int memo_hits;
 };
 void tsrv_open(struct tsrv *t, const struct tcat *c);
 void tsrv_close(struct tsrv *t);

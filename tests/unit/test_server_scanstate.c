@@ -11,7 +11,11 @@
  *     documents (every clause names an installed update);
  *   5 GetExtendedUpdateInfo answers are memoised per state: the same request
  *     names the kept answer, another coding or id list does not, and a new
- *     anchor starts with nothing kept.
+ *     anchor starts with nothing kept;
+ *   6 SyncUpdates answers are kept round the cookie: in every coding a
+ *     second client with the same lists is answered from what the first
+ *     left, is offered exactly what an unkept scan offers, and gets its own
+ *     cookie; a delta (nothing new) is kept too; a new anchor keeps nothing.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -369,7 +373,6 @@ static char *eui_memo(struct tclient *c, const int64_t *ids, size_t n, const cha
 	struct server_req req;
 	struct server_resp resp;
 	char *ck = tclient_cookie_xml(c), *out;
-	size_t len;
 
 	wsus_buf_init(&b, 1u << 20);
 	assert_int_equal(wsus_buf_printf(&b, "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope"
@@ -393,17 +396,10 @@ static char *eui_memo(struct tclient *c, const int64_t *ids, size_t n, const cha
 	server_soap_dispatch(&req, &server_client_service, &resp);
 	assert_int_equal(resp.status, 200);
 	assert_non_null(req.memo_state);
-	*hit = req.memo_hit != NULL;
-	if (req.memo_hit != NULL) {
-		const char *data, *cod;
-
-		assert_non_null(server_scan_memo_get(req.memo_state, req.memo_key, &data, &len, &cod));
-		out = strndup(data, len);
-	} else {
-		server_scan_memo_put(req.memo_state, req.memo_key, NULL, resp.body.data, resp.body.len);
-		out = strndup(resp.body.data, resp.body.len);
-	}
-	server_scan_put(req.memo_state);
+	*hit = req.memo_hit;
+	assert_true(server_encode_answer(&req, &resp.status, &resp.body) == NULL || coding != NULL);
+	assert_null(req.memo_state);
+	out = strndup(resp.body.data, resp.body.len);
 	wsus_buf_free(&resp.body);
 	wsus_buf_free(&b);
 	free(ck);
@@ -456,6 +452,109 @@ static void test_extended_info_is_memoised_per_state(void **state)
 	tsrv_close(&t);
 }
 
+/*---- 6. SyncUpdates kept round the cookie ----*/
+
+static void scan_as(struct tsrv *t, struct tclient *c, const char *id)
+{
+	tclient_init(c, t, id, "");
+	tclient_handshake(c, 1);
+	tclient_scan(c);
+}
+
+static void assert_same_offers(const struct tclient *a, const struct tclient *b)
+{
+	assert_int_equal(a->n_offers, b->n_offers);
+	for (size_t i = 0; i < a->n_offers; i++) {
+		assert_int_equal(a->offers[i].id, b->offers[i].id);
+		assert_int_equal(a->offers[i].is_leaf, b->offers[i].is_leaf);
+	}
+}
+
+/* One more SyncUpdates of a scanned client: nothing new. */
+static void delta(struct tclient *c)
+{
+	int status;
+	char *answer = tclient_sync(c, &status);
+
+	assert_int_equal(status, 200);
+	assert_null(strstr(answer, "<UpdateInfo>"));
+	assert_non_null(strstr(answer, "<NewCookie>"));
+	free(answer);
+}
+
+static void test_sync_answers_are_kept_round_the_cookie(void **state)
+{
+	static const char *const codings[] = { NULL, "gzip", "xpress" };
+	static const char *const ids[][2] = {
+		{ "11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000002" },
+		{ "22222222-0000-4000-8000-000000000001", "22222222-0000-4000-8000-000000000002" },
+		{ "33333333-0000-4000-8000-000000000001", "33333333-0000-4000-8000-000000000002" },
+	};
+	const char *uids[60];
+	size_t n = approvable(uids, 60);
+	struct tclient ref, a, b, c, d;
+	struct tsrv t;
+
+	(void)state;
+	assert_true(n >= 50);
+	tsrv_open(&t, &cat);
+	for (size_t i = 0; i < 40; i++)
+		tsrv_approve(&t, uids[i], "All Computers", STORAGE_ACTION_INSTALL, NULL);
+	scan_as(&t, &ref, "0aaaaaaa-0000-4000-8000-000000000000");
+	assert_true(ref.pages >= 3);      /* several pages: non-leaf first, then the rest */
+	t.memo = 1;
+	for (size_t k = 0; k < 3; k++) {
+		t.coding = codings[k];
+		t.memo_hits = 0;
+		scan_as(&t, &a, ids[k][0]);
+		assert_int_equal(t.memo_hits, 0);         /* this coding's first client computes */
+		scan_as(&t, &b, ids[k][1]);
+		assert_int_equal(t.memo_hits, b.pages);   /* the second is answered from it */
+		assert_same_offers(&ref, &a);
+		assert_same_offers(&ref, &b);
+		assert_string_not_equal(a.cookie, b.cookie);
+		/* a delta asks what the scan's last (empty) page asked */
+		t.memo_hits = 0;
+		delta(&a);
+		delta(&b);
+		assert_int_equal(t.memo_hits, 2);
+		/* another list is another answer: b forgets one update it holds */
+		{
+			int status;
+			char *answer;
+
+			char *body;
+
+			assert_true(b.n_other > 0);
+			b.n_other--;
+			body = tclient_sync_body(&b, NULL);
+			answer = tsrv_call(&t, &server_client_service, body, &status);
+			free(body);
+			assert_int_equal(status, 200);
+			assert_int_equal(t.memo_hits, 2);
+			assert_non_null(strstr(answer, "<UpdateInfo>"));
+			free(answer);
+		}
+		tclient_free(&a);
+		tclient_free(&b);
+	}
+	/* A new anchor: nothing kept; what is offered is what an unkept scan offers. */
+	for (size_t i = 40; i < 50; i++)
+		tsrv_approve(&t, uids[i], "All Computers", STORAGE_ACTION_INSTALL, NULL);
+	t.coding = "gzip";
+	t.memo_hits = 0;
+	scan_as(&t, &c, "0ccccccc-0000-4000-8000-000000000000");
+	assert_int_equal(t.memo_hits, 0);
+	t.memo = 0;
+	scan_as(&t, &d, "0ddddddd-0000-4000-8000-000000000000");
+	assert_same_offers(&c, &d);
+	assert_true(c.n_offers > ref.n_offers);
+	tclient_free(&ref);
+	tclient_free(&c);
+	tclient_free(&d);
+	tsrv_close(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -464,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_scan_straddling_an_approval_ends_with_what_a_new_client_gets),
 		cmocka_unit_test(test_prerequisite_test_matches_the_documents),
 		cmocka_unit_test(test_extended_info_is_memoised_per_state),
+		cmocka_unit_test(test_sync_answers_are_kept_round_the_cookie),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
