@@ -193,6 +193,24 @@ static int check_replay(struct bundle_run *b, struct err *e)
 	return 0;
 }
 
+/* An increment offered to a server without a database: refused before the
+ * lock or the database are created (nothing changed, not even a file). */
+static int check_fresh(const struct bundle_run *b, const struct wsus_config *cfg, struct err *e)
+{
+	const struct wsus_bundle_info *in = wsus_bundle_info(b->r);
+	char path[4096];
+
+	if (in->since == 0)
+		return 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/wsus.db", cfg->st_data_dir) >= sizeof(path))
+		return err_set(e, -ENAMETOOLONG, "data directory path too long");
+	if (access(path, F_OK) == 0)
+		return 0;
+	return err_set(e, -ESTALE, "incremental bundle (changes after anchor %" PRId64 " of server %s) needs an"
+		       " earlier import from it that reached that anchor (here: no database); import a full bundle"
+		       " first", in->since, in->exporter);
+}
+
 /* Inside the publishing transaction (sync_publish). */
 static int save_bundle_state(struct sync_ctx *c, struct err *e)
 {
@@ -598,6 +616,8 @@ int sync_bundle_import(const struct wsus_config *cfg, const struct sync_bundle_o
 	b->c.opt = &none;
 	b->c.res = &res->sync;
 	rc = verify_bundle(b, cfg, opt, e);
+	if (rc == 0)
+		rc = check_fresh(b, cfg, e);
 	if (rc == 0) {
 		res->sync.phase = "stage";
 		rc = sync_lock_take(cfg, &lock, e);

@@ -179,6 +179,28 @@ refused "older full bundle after the increment" "not newer" "$T/full.bundle" --s
 "$W" -q -d "$T/t2" import-bundle "$T/incr.bundle" --signer "$T/pub.pem" > /dev/null 2> "$T/t2.err"
 check "an increment without the full bundle is refused" test $? -eq 1
 contains "the refusal says to import a full bundle first" "$T/t2.err" "import a full bundle first"
+check "the refused increment created nothing on the fresh server" test ! -e "$T/t2"
+
+# ---- the README's air-gap workflow, run as written (paths mapped into $T/guide)
+G=$T/guide
+mkdir -p "$G/etc" "$G/usb"
+sed -n '/^## Air-gapped sites/,/^## Running it in production/p' "$WSUS_SOURCE_DIR/README.md" |
+  awk '/^ *```sh$/{f=1; next} /^ *```$/{f=0} f' | sed -e 's/^ *//' | grep -v '^$' > "$T/guide.cmds"
+check "the README's air-gap section has commands" test "$(wc -l < "$T/guide.cmds")" -ge 7
+last_anchor=$anchor1
+while IFS= read -r line; do
+  cmd=$(printf '%s' "$line" | sed -e "s|/etc/wsus-replica|$G/etc|g" -e "s|/media/usb|$G/usb|g" \
+        -e "s|/var/lib/wsus-replica|$G/tier1|g" -e "s|--since 412|--since $last_anchor|" \
+        -e "s|^wsus-replica export |\"\$W\" -q -d \"\$T0\" export |" \
+        -e "s|^wsus-replica import-bundle |\"\$W\" -q -d \"\$G/tier1\" import-bundle |")
+  (cd "$G" && eval "$cmd") > "$T/g.out" 2>&1; rc=$?
+  equals "README: '$line'" "$rc" 0
+  [ "$rc" -eq 0 ] || sed 's/^/     | /' "$T/g.out"
+  a=$(grep -o 'anchor [0-9]* (since' "$T/g.out" | grep -o '[0-9]*' | head -1)
+  [ -n "$a" ] && last_anchor=$a
+done < "$T/guide.cmds"
+"$W" -q -d "$T0" catalog list > "$T/a.out"; "$W" -q -d "$G/tier1" catalog list > "$T/b.out"
+check "the README's workflow leaves tier 1 with tier 0's catalogue" cmp -s "$T/a.out" "$T/b.out"
 
 # ---- help
 "$W" help export > "$T/h1" && "$W" help import-bundle > "$T/h2"
