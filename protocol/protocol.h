@@ -116,6 +116,8 @@ void protocol_soap_msg_free(struct protocol_soap_msg *m);
 xmlNodePtr protocol_soap_child(xmlNodePtr parent, const char *local);
 xmlNodePtr protocol_soap_next(xmlNodePtr n);
 char *protocol_soap_text(xmlNodePtr n);
+/* The trimmed value of n's attribute name (no namespace), malloc'd; NULL when absent. */
+char *protocol_soap_attr(xmlNodePtr n, const char *name);
 /* Text of the child named local into out (cap bytes); -ENOENT when absent or
  * nil, -E2BIG when longer than cap-1. */
 int protocol_soap_child_text(xmlNodePtr parent, const char *local, char *out, size_t cap);

@@ -191,6 +191,21 @@ char *protocol_soap_text(xmlNodePtr n)
 	return r;
 }
 
+char *protocol_soap_attr(xmlNodePtr n, const char *name)
+{
+	xmlChar *v;
+	char *r;
+
+	if (n == NULL || n->type != XML_ELEMENT_NODE)
+		return NULL;
+	v = xmlGetNoNsProp(n, BAD_CAST name);
+	if (v == NULL)
+		return NULL;
+	r = dup_trimmed((const char *)v, strlen((const char *)v));
+	xmlFree(v);
+	return r;
+}
+
 /* The trimmed text of the child named local: -ENOENT absent or nil. */
 static int child_text_alloc(xmlNodePtr parent, const char *local, char **out)
 {

@@ -431,6 +431,7 @@ struct storage_dss_row {
 	int64_t last_sync;                 /* as the server reported it in its rollup */
 	int64_t last_rollup;
 	int64_t computers;                 /* computers rolled up with it as parent */
+	char    summary[1536];             /* its ServerSummary as JSON ("" none) */
 };
 /* Every downstream server, direct children first, then by FQDN. */
 int storage_dss_foreach(struct storage *st, int (*fn)(const struct storage_dss_row *d, void *ctx),
@@ -478,6 +479,77 @@ int storage_rollup_status(struct storage *st, const char *parent_id, const char 
 			  int rollup_number, int64_t detection_ms, int full,
 			  const struct storage_rollup_status *items, size_t n, int *known,
 			  struct err *e);
+
+/*---- storage_rollup.c: the rollup we send to our upstream (DSS role) ----*/
+
+/* The upstream a rollup goes to (its ServerId and RollupResetGuid from
+ * GetRollupConfiguration). When either differs from the last rollup's,
+ * every computer goes again in full (Details and every status; a new
+ * ServerId also restarts the rollup numbers): *reset = 1. Stored at once. */
+int storage_rollup_begin(struct storage *st, const char *uss_id, const char *reset_guid, int *reset,
+			 struct err *e);
+
+#define STORAGE_ROLLUP_LIST_MAX 4096     /* joined group ids / requested names of one computer */
+#define STORAGE_ROLLUP_FP_MAX   160      /* a fingerprint of what was sent */
+
+/* One computer of ours or of a downstream server, as the rollup sends it
+ * (times in Unix ms, INT64_MIN when never; texts "" when unknown). */
+struct storage_rollup_out {
+	char    computer_id[257];
+	char    parent_id[WSUS_GUID_LEN];       /* "" = registered with us */
+	int64_t last_sync_ms, last_reboot_ms, last_report_ms, last_inventory_ms;
+	int64_t detection_ms;                   /* EffectiveLastDetectionTime */
+	int     last_sync_result;               /* 0 unknown, 1 succeeded, 2 failed */
+	char    ip[64], fqdn[256], os_locale[32], os_family[64], os_description[256];
+	char    make[64], model[64], bios_version[64], bios_name[64], bios_date[40], arch[50];
+	char    client_version[24];
+	int     os_major, os_minor, os_build, os_sp_major, os_sp_minor;
+	int     suite_mask, old_product_type, new_product_type, system_metrics;
+	char    group_ids[STORAGE_ROLLUP_LIST_MAX];   /* comma-separated */
+	char    requested[STORAGE_ROLLUP_LIST_MAX];   /* as stored: ';' (ours) or ',' (rolled up) */
+	char    info_sent[STORAGE_ROLLUP_FP_MAX];     /* fingerprints the upstream last accepted */
+	char    details_sent[STORAGE_ROLLUP_FP_MAX];
+	int     sent_number;                          /* LastSentStatusRollupNumber */
+	int64_t status_time;                          /* LastStatusRollupTime, INT64_MIN = full next */
+	int64_t newest_status_ms;                     /* newest LastChangeTime of its statuses, INT64_MIN none */
+};
+/* Every computer (ours and rolled up), by ComputerId. */
+int storage_rollup_computers(struct storage *st, int (*fn)(const struct storage_rollup_out *c, void *ctx),
+			     void *ctx, struct err *e);
+/* The upstream accepted the computer: remember the fingerprints (details
+ * NULL: keep). */
+int storage_rollup_computer_sent(struct storage *st, const char *computer_id, const char *info,
+				 const char *details, struct err *e);
+/* RollupComputers' ChangedComputer: Deleted drops the computer, NewParent
+ * makes its Details go again. */
+int storage_rollup_computer_changed(struct storage *st, const char *computer_id, int deleted,
+				    struct err *e);
+/* A computer's status rows changed after since_ms (INT64_MIN: all), status
+ * as the Update Status table holds it (0..6). */
+int storage_rollup_status_rows(struct storage *st, const char *computer_id, int64_t since_ms,
+			       int (*fn)(const char *update_id, int status, int64_t last_change_ms, void *ctx),
+			       void *ctx, struct err *e);
+/* GetOutOfSyncComputers named it: its next status rollup is a full one. */
+int storage_rollup_status_full(struct storage *st, const char *computer_id, struct err *e);
+/* RollupComputerStatus was accepted: the rollup number sent and the newest
+ * LastChangeTime in it become the computer's. */
+int storage_rollup_status_sent(struct storage *st, const char *computer_id, int number,
+			       int64_t newest_ms, struct err *e);
+
+/* ServerSummary counters computed from the Update Status table over the
+ * computers registered with us (MS-WSUSSS 3.2.4.5 step 2.1.7). */
+struct storage_rollup_counts {
+	int64_t updates_with_client_errors;   /* an update some computer failed to install */
+	int64_t updates_with_server_errors;   /* approved, with a payload quarantined */
+	int64_t updates_needed;               /* needed or downloaded by some computer */
+	int64_t updates_up_to_date;           /* applicable somewhere, installed everywhere */
+	int64_t critical_not_approved;        /* Critical/Security classification, no install approval */
+	int64_t infrastructure_not_approved;  /* IsMandatory, no install approval */
+	int64_t computers_needing;
+	int64_t computers_with_errors;
+	int64_t computers_up_to_date;         /* reported, nothing needed, nothing failed */
+};
+int storage_rollup_counts(struct storage *st, struct storage_rollup_counts *out, struct err *e);
 
 /*---- storage_client.c: queries for the client role ----*/
 

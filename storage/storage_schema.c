@@ -443,6 +443,18 @@ static const char MIGRATION_6[] =
 static const char MIGRATION_7[] =
 	"ALTER TABLE sync_history ADD COLUMN content_bytes INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 8: the reporting rollup we send upstream (MS-WSUSSS 3.2.4.5),
+ * incremental. Per computer: what the upstream last accepted (a fingerprint
+ * of the ComputerRollupInfo attributes and one of its Details; NULL = never
+ * sent, so sent in full), LastSentStatusRollupNumber, and
+ * LastStatusRollupTime, the newest LastChangeTime the upstream has (the
+ * status watermark; NULL = the next status rollup is a full one). */
+static const char MIGRATION_8[] =
+	"ALTER TABLE computer ADD COLUMN rollup_info_sent TEXT;"
+	"ALTER TABLE computer ADD COLUMN rollup_details_sent TEXT;"
+	"ALTER TABLE computer ADD COLUMN rollup_sent_number INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE computer ADD COLUMN rollup_status_time INTEGER;";
+
 /* A migration is SQL, a step in C, or both (SQL first), in one transaction. */
 struct migration {
 	const char *sql;
@@ -457,6 +469,7 @@ static const struct migration migrations[] = {
 	{ NULL, st_fragments_rederive },
 	{ MIGRATION_6, NULL },
 	{ MIGRATION_7, NULL },
+	{ MIGRATION_8, NULL },
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -804,7 +804,7 @@ static const char SQL_DSS_ALL[] =
 	"SELECT d.server_id, coalesce(d.parent_server_id, ''), d.fqdn, d.address, d.version,"
 	" d.protocol_version, d.cert_sha256, d.is_replica, d.first_seen, d.last_auth_time,"
 	" d.last_seen, d.last_sync_time, d.last_rollup_time,"
-	" (SELECT count(*) FROM computer c WHERE c.parent_server_id = d.server_id)"
+	" (SELECT count(*) FROM computer c WHERE c.parent_server_id = d.server_id), d.summary"
 	" FROM dss d ORDER BY d.parent_server_id IS NOT NULL, d.fqdn, d.server_id";
 
 struct dss_walk {
@@ -832,6 +832,7 @@ static int dss_row(sqlite3_stmt *s, void *ctx)
 	d.last_sync = column_time(s, 11);
 	d.last_rollup = column_time(s, 12);
 	d.computers = sqlite3_column_int64(s, 13);
+	st_column_copy(s, 14, d.summary, sizeof(d.summary));
 	return w->fn(&d, w->ctx);
 }
 

@@ -206,4 +206,27 @@ int sync_content_http_base(const char *https_base, char *out, size_t cap);
 
 int sync_phase_rollup(struct sync_ctx *c, struct err *e);
 
+/* What GetRollupConfiguration answered, batch sizes capped by ours. */
+struct sync_rollup_conf {
+	int    detailed;                        /* DoDetailedRollup */
+	char   uss_id[WSUS_GUID_LEN];           /* the upstream's ServerId */
+	char   reset_guid[WSUS_GUID_LEN];       /* RollupResetGuid */
+	size_t servers_max, computers_max, out_of_sync_max, status_max;
+};
+/* What one rollup sent. */
+struct sync_rollup_stats {
+	size_t server_calls, servers;
+	size_t computer_calls, computers, details;
+	size_t out_of_sync_calls, out_of_sync;
+	size_t status_calls, statuses, status_items;
+	int    reset;                           /* a new upstream or RollupResetGuid: all in full */
+};
+
+/*---- sync_rollup.c ----*/
+
+/* RollupComputers, GetOutOfSyncComputers, RollupComputerStatus with what
+ * changed since the upstream last accepted it (DoDetailedRollup only). */
+int sync_rollup_computers(struct sync_ctx *c, const struct sync_rollup_conf *conf,
+			  struct sync_rollup_stats *out, struct err *e);
+
 #endif /* WSUS_SYNC_PHASE_H */

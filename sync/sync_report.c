@@ -2,10 +2,12 @@
  * sync_report.c -- the reporting rollup to the upstream (MS-WSUSSS 3.2.4.5):
  * GetRollupConfiguration, then RollupDownstreamServers with our own
  * downstream servers (parents before children) and ourselves last, with the
- * ServerSummary counters the catalogue gives. These operations carry the
- * dummy cookie. Computer-level rollup (RollupComputers and the status calls)
- * is not sent yet. A rollup failure is logged and counted, never fatal: the
- * metadata is published by then.
+ * ServerSummary counters the catalogue and the Update Status table give;
+ * then, when the upstream asks for a detailed rollup, the computers and
+ * their update statuses that changed since it last accepted them
+ * (sync_rollup.c). These operations carry the dummy cookie. A rollup
+ * failure is logged and counted, never fatal: the metadata is published by
+ * then.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +17,12 @@
 
 #define ZERO_GUID     "00000000-0000-0000-0000-000000000000"
 #define NEVER_TIME    "1753-01-01T00:00:00Z"
-#define ROLLUP_BATCH_DEFAULT 5000
+/* Batch sizes a Windows USS uses (MS-WSUSSS <46>-<49>): the most we send
+ * whatever the upstream allows. */
+#define ROLLUP_SERVERS_MAX     5000
+#define ROLLUP_COMPUTERS_MAX   1500
+#define ROLLUP_OUT_OF_SYNC_MAX 20000
+#define ROLLUP_STATUS_MAX      500
 
 #ifndef WSUS_VERSION_STRING
 #define WSUS_VERSION_STRING "0"
@@ -27,6 +34,7 @@ struct rollup {
 	size_t           in_batch;
 	size_t           batch_max;
 	size_t           sent;
+	size_t           calls;
 	int              rc;
 	struct err      *e;
 };
@@ -64,6 +72,7 @@ static int flush(struct rollup *r)
 	if (rc == 0)
 		protocol_soap_msg_free(&m);
 	r->sent += r->in_batch;
+	r->calls++;
 	r->in_batch = 0;
 	r->body.len = 0;
 	return rc;
@@ -118,22 +127,71 @@ static int version_ok(const char *v)
 	return 1;
 }
 
+/* The ServerSummary counters, in schema order (MS-WSUSSS 3.1.4.14.3.3). */
+static const char *const summary_fields[] = {
+	"UpdateCount", "DeclinedUpdateCount", "ApprovedUpdateCount", "NotApprovedUpdateCount",
+	"UpdatesWithStaleUpdateApprovalsCount", "ExpiredUpdateCount",
+	"CriticalOrSecurityUpdatesNotApprovedForInstallCount",
+	"WsusInfrastructureUpdatesNotApprovedForInstallCount", "UpdatesWithClientErrorsCount",
+	"UpdatesWithServerErrorsCount", "UpdatesNeedingFilesCount", "UpdatesNeededByComputersCount",
+	"UpdatesUpToDateCount", "CustomComputerTargetGroupCount", "ComputerTargetCount",
+	"ComputerTargetsNeedingUpdatesCount", "ComputerTargetsWithUpdateErrorsCount",
+	"ComputersUpToDateCount",
+};
+
+/* A descendant's ServerSummary as our upstream role stored it ({"Name": n,
+ * ...}, the counters it sent) back into XML; 0 for a counter not there. */
+static int summary_from_json(const char *json, char *out, size_t cap)
+{
+	size_t len = 0;
+	int n = snprintf(out, cap, "<ServerSummary>");
+
+	for (size_t i = 0; n > 0 && (size_t)n < cap - len && i < sizeof(summary_fields) / sizeof(summary_fields[0]);
+	     i++) {
+		char key[80];
+		const char *at;
+		long long v = 0;
+
+		len += (size_t)n;
+		snprintf(key, sizeof(key), "\"%s\":", summary_fields[i]);
+		at = strstr(json, key);
+		if (at != NULL)
+			v = strtoll(at + strlen(key), NULL, 10);
+		if (v < INT32_MIN || v > INT32_MAX)
+			v = 0;
+		n = snprintf(out + len, cap - len, "<%s>%lld</%s>", summary_fields[i], v, summary_fields[i]);
+	}
+	if (n > 0 && (size_t)n < cap - len) {
+		len += (size_t)n;
+		n = snprintf(out + len, cap - len, "</ServerSummary>");
+	}
+	return n > 0 && (size_t)n < cap - len ? 0 : -E2BIG;
+}
+
 static int each_dss(const struct storage_dss_row *d, void *ctx)
 {
 	struct rollup *r = ctx;
 	const char *parent = d->parent_id[0] ? d->parent_id : r->c->server_id;
+	char summary[2048];
+	int have = d->summary[0] == '{' && summary_from_json(d->summary, summary, sizeof(summary)) == 0;
 
 	return server_info(r, d->server_id, d->fqdn, d->last_sync, parent,
-			   version_ok(d->version) ? d->version : NULL, d->is_replica, d->last_rollup, NULL);
+			   version_ok(d->version) ? d->version : NULL, d->is_replica, d->last_rollup,
+			   have ? summary : NULL);
 }
 
-/* ServerSummary (18 counters, in schema order) from the catalogue. */
+/* ServerSummary (18 counters, in schema order, MS-WSUSSS 3.2.4.5 step
+ * 2.1.7) from the catalogue and the Update Status table of our computers.
+ * Stale approvals and expired updates are not tracked here: 0. */
 static int summary_xml(struct sync_ctx *c, char *out, size_t cap, struct err *e)
 {
 	struct storage_sync_summary s;
+	struct storage_rollup_counts k;
 	int rc = storage_sync_summary(c->st, &s, e);
 	int64_t not_approved;
 
+	if (rc == 0)
+		rc = storage_rollup_counts(c->st, &k, e);
 	if (rc < 0)
 		return rc;
 	not_approved = s.updates - s.approved - s.declined;
@@ -144,41 +202,67 @@ static int summary_xml(struct sync_ctx *c, char *out, size_t cap, struct err *e)
 		 "<ApprovedUpdateCount>%lld</ApprovedUpdateCount><NotApprovedUpdateCount>%lld</NotApprovedUpdateCount>"
 		 "<UpdatesWithStaleUpdateApprovalsCount>0</UpdatesWithStaleUpdateApprovalsCount>"
 		 "<ExpiredUpdateCount>0</ExpiredUpdateCount>"
-		 "<CriticalOrSecurityUpdatesNotApprovedForInstallCount>0</CriticalOrSecurityUpdatesNotApprovedForInstallCount>"
-		 "<WsusInfrastructureUpdatesNotApprovedForInstallCount>0</WsusInfrastructureUpdatesNotApprovedForInstallCount>"
-		 "<UpdatesWithClientErrorsCount>0</UpdatesWithClientErrorsCount>"
-		 "<UpdatesWithServerErrorsCount>0</UpdatesWithServerErrorsCount>"
+		 "<CriticalOrSecurityUpdatesNotApprovedForInstallCount>%lld</CriticalOrSecurityUpdatesNotApprovedForInstallCount>"
+		 "<WsusInfrastructureUpdatesNotApprovedForInstallCount>%lld</WsusInfrastructureUpdatesNotApprovedForInstallCount>"
+		 "<UpdatesWithClientErrorsCount>%lld</UpdatesWithClientErrorsCount>"
+		 "<UpdatesWithServerErrorsCount>%lld</UpdatesWithServerErrorsCount>"
 		 "<UpdatesNeedingFilesCount>%lld</UpdatesNeedingFilesCount>"
-		 "<UpdatesNeededByComputersCount>0</UpdatesNeededByComputersCount>"
-		 "<UpdatesUpToDateCount>0</UpdatesUpToDateCount>"
+		 "<UpdatesNeededByComputersCount>%lld</UpdatesNeededByComputersCount>"
+		 "<UpdatesUpToDateCount>%lld</UpdatesUpToDateCount>"
 		 "<CustomComputerTargetGroupCount>%lld</CustomComputerTargetGroupCount>"
 		 "<ComputerTargetCount>%lld</ComputerTargetCount>"
-		 "<ComputerTargetsNeedingUpdatesCount>0</ComputerTargetsNeedingUpdatesCount>"
-		 "<ComputerTargetsWithUpdateErrorsCount>0</ComputerTargetsWithUpdateErrorsCount>"
-		 "<ComputersUpToDateCount>0</ComputersUpToDateCount></ServerSummary>",
+		 "<ComputerTargetsNeedingUpdatesCount>%lld</ComputerTargetsNeedingUpdatesCount>"
+		 "<ComputerTargetsWithUpdateErrorsCount>%lld</ComputerTargetsWithUpdateErrorsCount>"
+		 "<ComputersUpToDateCount>%lld</ComputersUpToDateCount></ServerSummary>",
 		 (long long)s.updates, (long long)s.declined, (long long)s.approved, (long long)not_approved,
-		 (long long)s.needing_files, (long long)s.custom_groups, (long long)s.computers);
+		 (long long)k.critical_not_approved, (long long)k.infrastructure_not_approved,
+		 (long long)k.updates_with_client_errors, (long long)k.updates_with_server_errors,
+		 (long long)s.needing_files, (long long)k.updates_needed, (long long)k.updates_up_to_date,
+		 (long long)s.custom_groups, (long long)s.computers, (long long)k.computers_needing,
+		 (long long)k.computers_with_errors, (long long)k.computers_up_to_date);
 	return 0;
 }
 
-static int rollup_configuration(struct sync_ctx *c, size_t *batch_max, struct err *e)
+/* A batch size from the configuration: the upstream's, at most ours. */
+static size_t batch_size(xmlNodePtr r, const char *name, size_t ours)
+{
+	int64_t v;
+
+	return protocol_soap_child_int(r, name, 1, INT32_MAX, &v) == 0 && (size_t)v < ours ? (size_t)v : ours;
+}
+
+static int rollup_configuration(struct sync_ctx *c, struct sync_rollup_conf *conf, struct err *e)
 {
 	struct protocol_soap_msg m;
-	int64_t v;
+	xmlNodePtr r;
+	char raw[64];
 	int rc = sync_call(c, SYNC_SVC_REPORT, "GetRollupConfiguration", NULL, SYNC_CALL_DUMMY_COOKIE, &m, e);
 
 	if (rc < 0)
 		return rc;
-	*batch_max = protocol_soap_child_int(sync_call_result(&m, "GetRollupConfiguration"),
-					     "RollupDownstreamServersMaxBatchSize", 1, INT32_MAX, &v) == 0 ?
-		(size_t)v : ROLLUP_BATCH_DEFAULT;
+	r = sync_call_result(&m, "GetRollupConfiguration");
+	conf->servers_max = batch_size(r, "RollupDownstreamServersMaxBatchSize", ROLLUP_SERVERS_MAX);
+	conf->computers_max = batch_size(r, "RollupComputersMaxBatchSize", ROLLUP_COMPUTERS_MAX);
+	conf->out_of_sync_max = batch_size(r, "GetOutOfSyncComputersMaxBatchSize", ROLLUP_OUT_OF_SYNC_MAX);
+	conf->status_max = batch_size(r, "RollupComputerStatusMaxBatchSize", ROLLUP_STATUS_MAX);
+	if (protocol_soap_child_bool(r, "DoDetailedRollup", &conf->detailed) < 0)
+		conf->detailed = 0;
+	/* Without the upstream's identity we cannot tell when to start over. */
+	if (conf->detailed &&
+	    (protocol_soap_child_text(r, "ServerId", raw, sizeof(raw)) < 0 ||
+	     wsus_guid_normalize(raw, conf->uss_id) < 0 ||
+	     protocol_soap_child_text(r, "RollupResetGuid", raw, sizeof(raw)) < 0 ||
+	     wsus_guid_normalize(raw, conf->reset_guid) < 0))
+		rc = err_set(e, -EBADMSG, "GetRollupConfiguration: ServerId or RollupResetGuid is not a GUID");
 	protocol_soap_msg_free(&m);
-	return 0;
+	return rc;
 }
 
 int sync_phase_rollup(struct sync_ctx *c, struct err *e)
 {
 	struct rollup r = { .c = c, .e = e };
+	struct sync_rollup_conf conf = { 0 };
+	struct sync_rollup_stats stats = { 0 };
 	char summary[2048];
 	int64_t now = wsus_now_ms();
 	int rc;
@@ -188,11 +272,10 @@ int sync_phase_rollup(struct sync_ctx *c, struct err *e)
 		log_info("sync", "phase=rollup skipped=\"upstream protocol %s has no reporting\"", c->up.protocol);
 		return 0;
 	}
-	rc = rollup_configuration(c, &r.batch_max, e);
+	rc = rollup_configuration(c, &conf, e);
 	if (rc < 0)
 		return rc;
-	if (r.batch_max > ROLLUP_BATCH_DEFAULT)
-		r.batch_max = ROLLUP_BATCH_DEFAULT;
+	r.batch_max = conf.servers_max;
 	wsus_buf_init(&r.body, SYNC_MAX_SOAP_RESPONSE);
 	rc = storage_dss_foreach(c->st, each_dss, &r, e);
 	if (rc == 0)
@@ -205,7 +288,17 @@ int sync_phase_rollup(struct sync_ctx *c, struct err *e)
 	if (rc == 0)
 		rc = flush(&r);
 	wsus_buf_free(&r.body);
+	stats.servers = r.sent;
+	stats.server_calls = r.calls;
+	/* DoDetailedRollup FALSE: the steps after the servers MUST NOT run (3.2.4.5). */
+	if (rc == 0 && conf.detailed)
+		rc = sync_rollup_computers(c, &conf, &stats, e);
 	if (rc == 0)
-		log_info("sync", "phase=rollup servers=%zu", r.sent);
+		log_info("sync", "phase=rollup servers=%zu detailed=%s reset=%s computers=%zu details=%zu "
+			 "out_of_sync_calls=%zu out_of_sync=%zu statuses=%zu status_items=%zu calls=%zu",
+			 stats.servers, conf.detailed ? "yes" : "no", stats.reset ? "yes" : "no", stats.computers,
+			 stats.details, stats.out_of_sync_calls, stats.out_of_sync, stats.statuses,
+			 stats.status_items,
+			 stats.server_calls + stats.computer_calls + stats.out_of_sync_calls + stats.status_calls);
 	return rc;
 }

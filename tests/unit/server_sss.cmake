@@ -10,3 +10,8 @@ if(TARGET wsus_server)
     endif()
   endforeach()
 endif()
+# The rollup our DSS sends (sync/) against our USS (server/), three tiers in one process.
+if(TARGET wsus_server AND TARGET wsus_sync)
+  wsus_unit_test(test_sync_rollup SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_sync_rollup.c ${sss_test_util}
+    LIBS wsus_sync wsus_server wsus_storage wsus_protocol PkgConfig::LIBXML2 TIMEOUT 120)
+endif()

@@ -132,6 +132,11 @@ static void make_old_release(struct fixture *f)
 	tsu_sql_exec(db, "ALTER TABLE sync_stage DROP COLUMN provenance");
 	/* nor what migration 7 (sync run payload bytes) added */
 	tsu_sql_exec(db, "ALTER TABLE sync_history DROP COLUMN content_bytes");
+	/* nor what migration 8 (the incremental rollup) added */
+	tsu_sql_exec(db, "ALTER TABLE computer DROP COLUMN rollup_info_sent");
+	tsu_sql_exec(db, "ALTER TABLE computer DROP COLUMN rollup_details_sent");
+	tsu_sql_exec(db, "ALTER TABLE computer DROP COLUMN rollup_sent_number");
+	tsu_sql_exec(db, "ALTER TABLE computer DROP COLUMN rollup_status_time");
 	f->docs_before = tsu_sql_text(db, "SELECT group_concat(h, ',') FROM"
 				      " (SELECT hex(xml) AS h FROM revision ORDER BY revision_id)");
 	sqlite3_close(db);
