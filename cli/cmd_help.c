@@ -49,6 +49,18 @@ static const struct cmd_help helps[] = {
 	  "  Catalogue counts, approvals, content coverage, schema version, last syncs,\n"
 	  "  provenance and downstream servers. Read-only: never creates or migrates a\n"
 	  "  database; fails with one line when the data directory is missing.\n" },
+	{ "computer", "computer list [--group NAME] [--needing] [--failed] [--stale DAYS] [--json] | "
+		      "computer show ID|NAME [--json]",
+	  "  The computers this server knows: its own and those rolled up from downstream\n"
+	  "  servers (VIA: the server they came through). --needing: an update needed or\n"
+	  "  downloaded; --failed: an update failed; --stale DAYS: no sync for DAYS days.\n"
+	  "  show: groups, last sync and report, OS, each update's state and last event.\n"
+	  "  Read-only.\n" },
+	{ "report", "report updates [--needed] [--failed] [--json] | report summary [--json]",
+	  "  updates: each update a computer reported on, with the computers that need it,\n"
+	  "  downloaded, installed, failed, found it not applicable or have no state.\n"
+	  "  summary: the overview (computers needing updates, with errors, up to date;\n"
+	  "  updates approved, needed, failing; the last sync). Read-only.\n" },
 	{ "verify", "verify",
 	  "  Re-hash the content store; quarantine payloads that do not match.\n" },
 	{ "serve", "serve [--listen ADDR:PORT]",

@@ -22,6 +22,8 @@ static const struct {
 	{ "group", cmd_group, 0 },
 	{ "catalog", cmd_catalog, 0 },
 	{ "status", cmd_status, 0 },
+	{ "computer", cmd_computer, 0 },
+	{ "report", cmd_report, 0 },
 	{ "verify", cmd_verify, 0 },
 	{ "serve", cmd_serve, 1 },
 	{ "sync", cmd_sync, 0 },

@@ -551,6 +551,73 @@ struct storage_rollup_counts {
 };
 int storage_rollup_counts(struct storage *st, struct storage_rollup_counts *out, struct err *e);
 
+/*---- storage_views.c: what the admin sees of computers and update states ----*/
+
+/* Which computers `computer list` shows (all of them when zeroed). */
+struct storage_computer_filter {
+	const char *group;           /* a group name: computers in it ("All Computers": every one) */
+	int         needing;         /* with an update needed or downloaded */
+	int         failed;          /* with an update that failed */
+	int64_t     stale_before_ms; /* not synced since (or never), 0 = any */
+};
+/* One computer, ours or rolled up from a downstream server (times Unix ms, 0 never). */
+struct storage_computer_row {
+	char    computer_id[257];
+	char    name[256];                  /* its DNS name, "" unknown */
+	char    groups[1024];               /* group names, ", "-separated */
+	char    requested[1024];            /* requested group names as reported */
+	char    parent_id[WSUS_GUID_LEN];   /* the downstream server it came through, "" = ours */
+	char    parent_name[256];
+	char    os[300];                    /* OSDescription, or "Windows major.minor.build" */
+	char    ip[64], arch[50], make[64], model[64], client_version[24];
+	int64_t registered_ms, last_sync_ms, last_report_ms, last_status_ms;
+	int     last_sync_result;           /* 0 unknown, 1 succeeded, 2 failed */
+	int64_t by_status[7];               /* its updates per Update Status value */
+};
+int storage_computer_list(struct storage *st, const struct storage_computer_filter *f,
+			  int (*fn)(const struct storage_computer_row *c, void *ctx), void *ctx, struct err *e);
+/* One computer by ComputerId, else by DNS name (case-insensitive); -ENOENT
+ * when none, -EEXIST when a name matches several. */
+int storage_computer_find(struct storage *st, const char *id_or_name, struct storage_computer_row *out,
+			  struct err *e);
+/* One update's state on a computer with the newest event about it. */
+struct storage_computer_update {
+	char    update_id[WSUS_GUID_LEN];
+	char    title[256];                 /* "" when the catalogue does not have it */
+	int     status;                     /* Update Status 0..6 */
+	int64_t changed_ms;                 /* LastChangeTime */
+	int64_t event_ms;                   /* the newest event about it (ours only), 0 none */
+	int     event_id;
+	int     hresult;
+};
+int storage_computer_updates(struct storage *st, const char *computer_id,
+			     int (*fn)(const struct storage_computer_update *u, void *ctx), void *ctx,
+			     struct err *e);
+/* One update with the computers per state (unknown: no state reported). */
+struct storage_update_counts {
+	char    update_id[WSUS_GUID_LEN];
+	char    title[256];
+	char    kb[32];
+	int     approved;                   /* a live install approval */
+	int     declined;
+	int64_t needed, downloaded, installed, pending_reboot, failed, not_applicable, unknown;
+};
+/* The updates some computer reported a state for (needed: only those
+ * needed or downloaded somewhere; failed: only those failed somewhere). */
+int storage_update_counts(struct storage *st, int needed, int failed,
+			  int (*fn)(const struct storage_update_counts *u, void *ctx), void *ctx, struct err *e);
+/* The overview the WSUS console opens with. */
+struct storage_overview {
+	int64_t computers, computers_ours, computers_rolled_up, computers_reporting;
+	int64_t computers_needing, computers_with_errors, computers_up_to_date, computers_not_reported;
+	int64_t downstream_servers;
+	int64_t updates, updates_approved, updates_declined, updates_not_approved;
+	int64_t updates_needed, updates_with_errors, updates_needing_files;
+	int64_t last_sync_ms;                /* started_at of the newest sync, 0 none */
+	char    last_sync_result[16];        /* running | succeeded | failed, "" none */
+};
+int storage_overview(struct storage *st, struct storage_overview *out, struct err *e);
+
 /*---- storage_client.c: queries for the client role ----*/
 
 /* GetConfig's LastChange. The stamp is kept with the fingerprint of the

@@ -13,6 +13,11 @@ Modes (all bounded by --seconds and by their counts):
             times in a row; prints what was answered true and false.
   register  --count registrations of new random computers (a cookie each),
             one connection; prints how many succeeded and the fault codes.
+  states    one computer (--prefix is its id) registers and reports update
+            states as a Windows client does: an AGENT_STATUS event listing
+            --needed, --downloaded, --installed and --failed UpdateIDs
+            (comma-separated), and an install-failed event (182, --hresult)
+            for each failed one; prints whether the batch was accepted.
 """
 import argparse
 import http.client
@@ -128,6 +133,28 @@ class Client:
         return self.text(r, "ReportEventBatchResult") == "true"
 
 
+    def report_states(self, lists, failed, hresult):
+        def event(event_id, uid, misc, hr=0):
+            return ('<ReportingEvent><BasicData><TargetID><Sid>%s</Sid></TargetID><SequenceNumber>0</SequenceNumber>'
+                    '<TimeAtTarget>%s</TimeAtTarget><EventInstanceID>%s</EventInstanceID>'
+                    '<NamespaceID>1</NamespaceID><EventID>%d</EventID><SourceID>101</SourceID><UpdateID><UpdateID>'
+                    '%s</UpdateID><RevisionNumber>1</RevisionNumber></UpdateID><Win32HResult>%d</Win32HResult>'
+                    '<AppName>AutomaticUpdates</AppName></BasicData><ExtendedData><MiscData>%s</MiscData>'
+                    '</ExtendedData></ReportingEvent>'
+                    % (self.cid, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), uuid.uuid4(), event_id, uid,
+                       hr, "".join("<string>%s</string>" % m for m in misc)))
+        zero = "00000000-0000-0000-0000-000000000000"
+        misc = ["%s=%s" % (tag, ";".join(ids)) for tag, ids in lists if ids] + ["Q=1"]
+        events = event(147, zero, ["D=1", "Q=1"]) + event(156, zero, misc)
+        events += "".join(event(182, u, ["Q=1"], hresult) for u in failed)
+        st, r = self.call(P_REPORT, NS_SD + "/ReportEventBatch",
+                          '<ReportEventBatch xmlns="%s"><cookie><Expiration>2030-01-01T00:00:00Z</Expiration>'
+                          '<EncryptedData>%s</EncryptedData></cookie><clientTime>%s</clientTime><eventBatch>%s'
+                          '</eventBatch></ReportEventBatch>'
+                          % (NS_SD, self.cookie, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), events))
+        return st == 200 and self.text(r, "ReportEventBatchResult") == "true"
+
+
 def fault_code(resp):
     m = re.search(r"<ErrorCode>([^<]*)</ErrorCode>", resp)
     return m.group(1) if m else "none"
@@ -214,9 +241,20 @@ def mode_register(a, host, port):
     print(json.dumps({"registered": ok, "faults": faults}))
 
 
+def mode_states(a, host, port):
+    def ids(v):
+        return [x for x in v.split(",") if x]
+    c = Client(host, port, a.cafile, a.prefix)
+    st, r = c.handshake()
+    if st != 200:
+        sys.exit("states: RegisterComputer failed: %s" % fault_code(r))
+    lists = [("U", ids(a.needed)), ("h", ids(a.downloaded)), ("V", ids(a.installed)), ("g", ids(a.failed))]
+    print(json.dumps({"accepted": c.report_states(lists, ids(a.failed), a.hresult)}))
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=("report", "flood", "register"))
+    p.add_argument("mode", choices=("report", "flood", "register", "states"))
     p.add_argument("url")
     p.add_argument("cafile")
     p.add_argument("--out", default=".")
@@ -228,12 +266,18 @@ def main():
     p.add_argument("--stop", type=int, default=3)
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--prefix", default="rc")
+    p.add_argument("--needed", default="")
+    p.add_argument("--downloaded", default="")
+    p.add_argument("--installed", default="")
+    p.add_argument("--failed", default="")
+    p.add_argument("--hresult", type=int, default=-2145124318)
     a = p.parse_args()
     m = re.match(r"https://([^:/]+):(\d+)", a.url)
     if not m:
         sys.exit("url: https://HOST:PORT")
     host, port = m.group(1), int(m.group(2))
-    {"report": mode_report, "flood": mode_flood, "register": mode_register}[a.mode](a, host, port)
+    {"report": mode_report, "flood": mode_flood, "register": mode_register,
+     "states": mode_states}[a.mode](a, host, port)
 
 
 if __name__ == "__main__":
