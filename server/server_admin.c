@@ -436,6 +436,50 @@ static int page_dss(const struct storage_dss_row *d, void *ctx)
 	return 0;
 }
 
+#define PAGE_COMPUTERS_MAX 50   /* rows per computer table on the status page */
+
+struct page_computers {
+	struct wsus_buf *b;
+	size_t n;
+};
+
+/* One computer needing updates or failing, ours or rolled up (VIA). */
+static int page_computer(const struct storage_computer_row *c, void *ctx)
+{
+	struct page_computers *p = ctx;
+	char rep[32] = "never";
+
+	if (p->n++ >= PAGE_COMPUTERS_MAX)
+		return 0;
+	if (c->last_report_ms > 0)
+		wsus_time_iso(c->last_report_ms, rep);
+	put(p->b, "<tr><td>");
+	esc(p->b, c->name[0] ? c->name : c->computer_id);
+	put(p->b, "</td><td>");
+	esc(p->b, c->parent_id[0] ? (c->parent_name[0] ? c->parent_name : c->parent_id) : "-");
+	put(p->b, "</td><td>%s</td><td>%lld</td><td>%lld</td></tr>\n", rep,
+	    (long long)(c->by_status[2] + c->by_status[3]), (long long)c->by_status[5]);
+	return 0;
+}
+
+/* The computers with errors, then those needing updates (the first
+ * PAGE_COMPUTERS_MAX of each, and how many there are). */
+static void page_computer_tables(struct storage *st, struct wsus_buf *b)
+{
+	static const char *const titles[2] = { "Computers with errors", "Computers needing updates" };
+
+	for (int i = 0; i < 2; i++) {
+		struct storage_computer_filter flt = { .failed = i == 0, .needing = i == 1 };
+		struct page_computers p = { b, 0 };
+
+		put(b, "<h2>%s</h2>\n<table>\n<tr><th>computer</th><th>via</th><th>last report</th>"
+		       "<th>needed</th><th>failed</th></tr>\n", titles[i]);
+		storage_computer_list(st, &flt, page_computer, &p, NULL);
+		put(b, "</table>\n<p>%zu computers%s</p>\n", p.n,
+		    p.n > PAGE_COMPUTERS_MAX ? " (the first 50 shown; `computer list` shows all)" : "");
+	}
+}
+
 static void page(struct server_admin *a, const struct admin_facts *f, struct wsus_buf *b)
 {
 	const struct storage_status *s = &f->st;
@@ -495,9 +539,13 @@ static void page(struct server_admin *a, const struct admin_facts *f, struct wsu
 		put(b, "</table>\n<h2>Downstream servers</h2>\n<table>\n<tr><th>server id</th><th>name</th>"
 		       "<th>address</th><th>last seen</th><th>computers</th></tr>\n");
 		storage_dss_foreach(st, page_dss, b, NULL);
+		put(b, "</table>\n");
+		page_computer_tables(st, b);
 		storage_close(st);
+	} else {
+		put(b, "</table>\n");
 	}
-	put(b, "</table>\n<h2>Computers</h2>\n<table>\n");
+	put(b, "<h2>Computers</h2>\n<table>\n");
 	snprintf(v, sizeof(v), "%lld registered, %lld reporting", (long long)f->rep.computers,
 		 (long long)f->rep.computers_reporting);
 	row(b, "computers", v);

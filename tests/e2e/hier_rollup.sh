@@ -7,7 +7,8 @@
 # states as tier 2 does. A second rollup with nothing new sends no computer
 # or status operation. Every Reporting answer tier 0 gives (the five rollup
 # operations) validates against ReportingWebService-sss.xsd. `computer` and
-# `report` outputs (text and JSON) are checked on tier 2.
+# `report` outputs (text and JSON) are checked on tier 2, and tier 0's status
+# page lists the failing computer with the server it came through.
 . "$(dirname "$0")/hier_lib.sh"
 RC=(python3 "$(dirname "$0")/report_client.py")
 X=$WSUS_SHARED_DIR/spec/wsdl
@@ -15,7 +16,8 @@ SD=http://www.microsoft.com/SoftwareDistribution
 command -v xmllint > /dev/null || { echo "hier_rollup.sh: needs xmllint"; exit 1; }
 
 "$GEN" --seed 17 --revisions 200 --file-size 64:256 --out "$T/cat" > /dev/null
-tier t0
+AP0=$(free_port)
+tier t0 "" "[admin]" "listen = 127.0.0.1:$AP0"
 tier t1 t0
 tier t2 t1
 w t0 -q import "$T/cat" > /dev/null
@@ -111,6 +113,10 @@ equals "  tier 0's summary: 4 computers via downstream, 1 with errors" \
 equals "  tier 2's summary counts reached tier 0 (via tier 1)" \
   "$(q t0 "SELECT json_extract(summary, '\$.ComputerTargetCount') || ' ' || json_extract(summary, '\$.ComputerTargetsWithUpdateErrorsCount') FROM dss WHERE server_id = '$ID2'")" \
   "4 1"
+curl -sS --max-time 10 -o "$T/t0.page" "http://127.0.0.1:$AP0/"
+contains "tier 0's status page lists pc-b among the computers with errors, via tier 2" "$T/t0.page" \
+  "<tr><td>pc-b\\.example\\.test</td><td>$VIA2</td><td>[0-9T:.Z-]+</td><td>0</td><td>1</td></tr>"
+contains "  and 3 computers needing updates" "$T/t0.page" "^<p>3 computers</p>"
 
 # Round 2: nothing new, nothing sent but the server records.
 check "tier 2 syncs again" sync_tier t2 r3
