@@ -9,8 +9,10 @@
  * states and real summary counts; a rollup with nothing new sends no
  * computer or status operation; a change goes as a delta after an
  * out-of-sync check; a computer the upstream names out of sync, or a new
- * RollupResetGuid, gets a full rollup.
+ * RollupResetGuid, gets a full rollup. The admin views of tier 0 see
+ * tier 2's computers.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -387,6 +389,97 @@ static void test_not_detailed(void **state)
 	assert_int_equal(count_ops(t2, "RollupDownstreamServers"), 1);
 }
 
+struct seen {
+	char ids[8][64];
+	char parents[8][WSUS_GUID_LEN];
+	int  n;
+};
+
+static int collect(const struct storage_computer_row *c, void *ctx)
+{
+	struct seen *s = ctx;
+
+	assert_true(s->n < 8);
+	snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", c->computer_id);
+	snprintf(s->parents[s->n++], sizeof(s->parents[0]), "%s", c->parent_id);
+	return 0;
+}
+
+struct counts_seen {
+	struct storage_update_counts u1;
+	int n;
+};
+
+static int collect_counts(const struct storage_update_counts *u, void *ctx)
+{
+	struct counts_seen *c = ctx;
+
+	if (strcmp(u->update_id, U1) == 0)
+		c->u1 = *u;
+	c->n++;
+	return 0;
+}
+
+/* 7. The admin views at the top of the chain see tier 2's computers: by
+ * state, by name, per update, in the overview. */
+static void test_views_at_top(void **state)
+{
+	struct chain *ch = *state;
+	struct storage *top = ch->t[0].x->st;
+	struct storage_computer_filter f = { 0 };
+	struct storage_computer_row *row = malloc(sizeof(*row));
+	struct storage_overview v;
+	struct counts_seen cs = { 0 };
+	struct seen s = { 0 };
+	struct err e = { 0 };
+
+	assert_non_null(row);
+	seed(ch);
+	rollup(&ch->t[2]);
+	rollup(&ch->t[1]);
+	assert_int_equal(storage_computer_list(top, &f, collect, &s, &e), 0);
+	assert_int_equal(s.n, 3);
+	for (int i = 0; i < 3; i++)
+		assert_string_equal(s.parents[i], ch->t[2].c.server_id);
+	memset(&s, 0, sizeof(s));
+	f.failed = 1;
+	assert_int_equal(storage_computer_list(top, &f, collect, &s, &e), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], "pc-fails");
+	memset(&s, 0, sizeof(s));
+	f.failed = 0;
+	f.needing = 1;
+	assert_int_equal(storage_computer_list(top, &f, collect, &s, &e), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], "pc-needs");
+	/* by DNS name, case-insensitively; the counts per state */
+	assert_int_equal(storage_computer_find(top, "PC-FAILS.branch.test", row, &e), 0);
+	assert_string_equal(row->computer_id, "pc-fails");
+	assert_int_equal(row->by_status[4], 1);
+	assert_int_equal(row->by_status[5], 1);
+	assert_int_equal(storage_computer_find(top, "nobody", row, &e), -ENOENT);
+	sfx_sql(ch->t[0].x, "UPDATE computer SET dns_name = 'twin.test' WHERE computer_id IN ('pc-needs', 'pc-silent')");
+	assert_int_equal(storage_computer_find(top, "twin.test", row, &e), -EEXIST);
+	/* U1: pc-needs needs it, pc-fails installed it, pc-silent has no state */
+	assert_int_equal(storage_update_counts(top, 0, 0, collect_counts, &cs, &e), 0);
+	assert_int_equal(cs.n, 2);
+	assert_int_equal(cs.u1.needed, 1);
+	assert_int_equal(cs.u1.installed, 1);
+	assert_int_equal(cs.u1.failed, 0);
+	assert_int_equal(cs.u1.unknown, 1);
+	memset(&cs, 0, sizeof(cs));
+	assert_int_equal(storage_update_counts(top, 0, 1, collect_counts, &cs, &e), 0);
+	assert_int_equal(cs.n, 1);   /* U2 only */
+	assert_int_equal(storage_overview(top, &v, &e), 0);
+	assert_int_equal(v.computers, 3);
+	assert_int_equal(v.computers_rolled_up, 3);
+	assert_int_equal(v.computers_needing, 1);
+	assert_int_equal(v.computers_with_errors, 1);
+	assert_int_equal(v.computers_not_reported, 1);
+	assert_int_equal(v.downstream_servers, 2);
+	free(row);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +489,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_out_of_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_detailed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_views_at_top, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
