@@ -157,6 +157,7 @@ int storage_client_config_stamp(struct storage *st, const char *fingerprint, int
 
 /*---- Target groups ----*/
 
+static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
 static const char SQL_GROUP_BY_NAME[] = "SELECT group_id FROM target_group WHERE name = ?1";
 static const char SQL_GROUP_ASSIGNED[] =
 	"SELECT group_id FROM computer WHERE computer_id = ?1 AND group_id IS NOT NULL";
@@ -278,7 +279,7 @@ static int expand_ancestors(struct storage *st, struct storage_client_groups *g,
 	return rc;
 }
 
-int storage_client_groups(struct storage *st, const char *computer_id, const char *requested,
+static int groups_resolve(struct storage *st, const char *computer_id, const char *requested,
 			  int client_targeting, struct storage_client_groups *out, struct err *e)
 {
 	struct name_walk w = { .st = st, .g = out, .e = e };
@@ -300,6 +301,57 @@ int storage_client_groups(struct storage *st, const char *computer_id, const cha
 	}
 	add_group(out, GROUP_ALL_ID);
 	return expand_ancestors(st, out, e);
+}
+
+/* Resolutions are kept on the handle: every client of a group asks the same
+ * (its requested names, or its computer's assignment), on every SyncUpdates.
+ * One is good while the database is as it was when it was made: no other
+ * connection committed since (PRAGMA data_version, which starts a fresh read
+ * to tell) and this one changed no row (sqlite3_total_changes64). */
+static int groups_key(const char *computer_id, const char *requested, int client_targeting,
+		      uint8_t key[WSUS_SHA1_LEN])
+{
+	char buf[4096];
+	int n = snprintf(buf, sizeof(buf), "%d|%s|%s", client_targeting, computer_id ? computer_id : "-",
+			 requested ? requested : "-");
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -1;      /* not kept: resolved every time */
+	wsus_sha1(buf, (size_t)n, key);
+	return 0;
+}
+
+int storage_client_groups(struct storage *st, const char *computer_id, const char *requested,
+			  int client_targeting, struct storage_client_groups *out, struct err *e)
+{
+	struct st_groups_memo *m;
+	uint8_t key[WSUS_SHA1_LEN];
+	int64_t version, own;
+	int rc = st_query_int64(st, SQL_DATA_VERSION, &version, e);
+
+	if (rc < 0)
+		return rc;
+	own = sqlite3_total_changes64(st->db);
+	if (groups_key(computer_id, requested, client_targeting, key) < 0)
+		return groups_resolve(st, computer_id, requested, client_targeting, out, e);
+	for (size_t i = 0; i < STORAGE_GROUPS_MEMO; i++) {
+		m = &st->groups_memo[i];
+		if (m->used && m->data_version == version && m->own_changes == own &&
+		    memcmp(m->key, key, sizeof(key)) == 0) {
+			*out = m->g;
+			return 0;
+		}
+	}
+	rc = groups_resolve(st, computer_id, requested, client_targeting, out, e);
+	if (rc < 0)
+		return rc;
+	m = &st->groups_memo[st->groups_next++ % STORAGE_GROUPS_MEMO];
+	m->used = 1;
+	m->data_version = version;
+	m->own_changes = own;
+	memcpy(m->key, key, sizeof(key));
+	m->g = *out;
+	return 0;
 }
 
 /*---- Registration ----*/

@@ -23,6 +23,8 @@ struct storage_stmt_slot {
 	sqlite3_stmt *stmt;
 };
 
+#define STORAGE_GROUPS_MEMO 16   /* group resolutions kept per handle */
+
 struct storage {
 	sqlite3 *db;
 	char     data_dir[STORAGE_PATH_MAX];
@@ -39,6 +41,16 @@ struct storage {
 
 	struct storage_stmt_slot stmts[STORAGE_STMT_CACHE];
 	int      n_stmts;
+
+	/* group resolutions kept on this handle (storage_client.c) */
+	struct st_groups_memo {
+		int      used;
+		int64_t  data_version;                 /* PRAGMA data_version when made */
+		int64_t  own_changes;                  /* sqlite3_total_changes64 when made */
+		uint8_t  key[WSUS_SHA1_LEN];
+		struct storage_client_groups g;
+	} groups_memo[STORAGE_GROUPS_MEMO];
+	unsigned groups_next;
 };
 
 /*---- storage.c: helpers every file uses ----*/

@@ -1,7 +1,8 @@
 /*
  * test_storage_deploy.c -- target groups, approvals and declines.
- * Groups: 1 action names, 2 target groups, 3 deployments (set, replace,
- * idempotence, errors), 4 declines.
+ * Groups: 1 action names, 2 target groups (2.2: a client's resolved groups,
+ * kept on the handle, follow changes from this and other connections),
+ * 3 deployments (set, replace, idempotence, errors), 4 declines.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -80,6 +81,62 @@ static void test_group_add(void **state)
 	assert_int_equal(storage_group_foreach(t->st, collect_group, out, &e), 0);
 	assert_string_equal(out, "All Computers<>1;Unassigned Computers<All Computers>1;"
 				 "Lab<All Computers>0;Servers<All Computers>0;Web<Servers>0;");
+}
+
+static int has_group(const struct storage_client_groups *g, const char *id)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (strcmp(g->ids[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static void group_id_of(struct storage *st, const char *name, char id[WSUS_GUID_LEN])
+{
+	struct storage_client_groups g;
+	struct err e = { 0 };
+
+	assert_int_equal(storage_client_groups(st, NULL, name, 1, &g, &e), 0);
+	assert_int_equal(g.requested_known, 1);
+	for (size_t i = 0; i < g.n; i++)
+		if (strcmp(g.ids[i], ALL_ID) != 0) {
+			snprintf(id, WSUS_GUID_LEN, "%s", g.ids[i]);
+			return;
+		}
+	fail_msg("group %s not resolved", name);
+}
+
+/* 2.2 the same question twice gets the same groups; a group made on this
+ * handle, then one made on another connection, is seen at once */
+static void test_resolved_groups_follow_changes(void **state)
+{
+	struct tsu *t = *state;
+	struct storage *other = NULL;
+	struct storage_client_groups g1, g2;
+	struct err e = { 0 };
+	char servers[WSUS_GUID_LEN], web[WSUS_GUID_LEN];
+
+	assert_int_equal(storage_client_groups(t->st, "c1", "Web", 1, &g1, &e), 0);
+	assert_int_equal(g1.unknown, 1);           /* no such group yet */
+	assert_int_equal(storage_client_groups(t->st, "c1", "Web", 1, &g2, &e), 0);
+	assert_memory_equal(&g1, &g2, sizeof(g1));
+	/* this handle writes: the kept answer is not used */
+	assert_int_equal(storage_group_add(t->st, "Servers", NULL, &e), 0);
+	group_id_of(t->st, "Servers", servers);
+	assert_int_equal(storage_client_groups(t->st, "c1", "Servers", 1, &g1, &e), 0);
+	assert_true(has_group(&g1, servers));
+	assert_int_equal(storage_client_groups(t->st, "c1", "Web", 1, &g1, &e), 0);
+	assert_int_equal(g1.unknown, 1);           /* kept again, made after this handle's last write */
+	/* another connection writes: "Web" under Servers now resolves, with its parent */
+	assert_int_equal(storage_open(t->dir, NULL, &other, &e), 0);
+	assert_int_equal(storage_group_add(other, "Web", "Servers", &e), 0);
+	assert_int_equal(storage_client_groups(t->st, "c1", "Web", 1, &g2, &e), 0);
+	assert_int_equal(g2.unknown, 0);
+	group_id_of(other, "Web", web);
+	assert_true(has_group(&g2, web));
+	assert_true(has_group(&g2, servers));
+	assert_true(has_group(&g2, ALL_ID));
+	storage_close(other);
 }
 
 /* 3.1 an approval is one live deployment row naming the exact revision, the
@@ -230,6 +287,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tsu_setup, tsu_teardown)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_action_names),
+		T(test_resolved_groups_follow_changes),
 		T(test_group_add),
 		T(test_deployment_set_creates_live_row),
 		T(test_deployment_replace_and_repeat),
