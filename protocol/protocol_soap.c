@@ -273,6 +273,12 @@ int protocol_span_int(const char *s, size_t n, int64_t min, int64_t max, int64_t
 			return -EINVAL;
 	if (neg)
 		lim++;
+	/* 18 digits cannot pass lim (10^18 - 1 < 2^63 - 1): only longer
+	 * numbers pay for the overflow test (a division per digit). */
+	if (n - i <= 18) {
+		for (; i < n; i++)
+			v = v * 10 + (unsigned)(s[i] - '0');
+	}
 	for (; i < n; i++) {
 		unsigned d = (unsigned)(s[i] - '0');
 

@@ -127,16 +127,24 @@ static const char config_tail[] =
 
 /* LastChange moves only when the answer above does (a new build), so clients
  * are not sent through the handshake for nothing. */
-static int config_stamp(struct server_req *req, int64_t *ms, struct server_fault *f)
+static char config_fingerprint[2 * WSUS_SHA1_LEN + 1];
+static pthread_once_t config_fingerprint_once = PTHREAD_ONCE_INIT;
+
+static void make_config_fingerprint(void)
 {
 	uint8_t sha1[WSUS_SHA1_LEN];
-	char hex[2 * WSUS_SHA1_LEN + 1];
+
+	wsus_sha1(config_tail, sizeof(config_tail) - 1, sha1);
+	wsus_hex_encode(sha1, WSUS_SHA1_LEN, config_fingerprint);
+}
+
+static int config_stamp(struct server_req *req, int64_t *ms, struct server_fault *f)
+{
 	struct err e = { 0 };
 	int rc;
 
-	wsus_sha1(config_tail, sizeof(config_tail) - 1, sha1);
-	wsus_hex_encode(sha1, WSUS_SHA1_LEN, hex);
-	rc = storage_client_config_stamp(req->st, hex, ms, &e);
+	pthread_once(&config_fingerprint_once, make_config_fingerprint);
+	rc = storage_client_config_stamp(req->st, config_fingerprint, ms, &e);
 	if (rc < 0)
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
 	return rc;

@@ -4,7 +4,9 @@
  *         2 lenient readers (real-client quirks of the MS-WUSP examples),
  *         3 every request body of the WS2025 capture,
  *         4 response envelope and faults (compared with the capture's faults),
- *         5 xs:dateTime vectors.
+ *         5 xs:dateTime vectors,
+ *         6 integer text: the int64 range exactly, the caller's range,
+ *           and what is not a number.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,6 +20,7 @@
 #include <cmocka.h>
 
 #include "protocol.h"
+#include "protocol_int.h"
 
 #define CAPTURE WSUS_SHARED_DIR "/fixtures/ws2025-uss-capture/"
 #define WUSP WSUS_SHARED_DIR "/spec/examples-wusp/"
@@ -775,6 +778,50 @@ static void test_datetime_format_vectors(void **state)
 	}
 }
 
+/*---- 6. Integers ----*/
+
+static int span(const char *s, int64_t min, int64_t max, int64_t *v)
+{
+	return protocol_span_int(s, strlen(s), min, max, v);
+}
+
+/* 6.1 up to 18 digits take the fast path, 19 the checked one; both ends
+ * of int64 are read and one past either is -ERANGE; then the caller's range */
+static void test_span_int_range(void **state)
+{
+	int64_t v = 0;
+
+	(void)state;
+	assert_int_equal(span("999999999999999999", INT64_MIN, INT64_MAX, &v), 0);
+	assert_true(v == 999999999999999999LL);
+	assert_int_equal(span("9223372036854775807", INT64_MIN, INT64_MAX, &v), 0);
+	assert_true(v == INT64_MAX);
+	assert_int_equal(span("-9223372036854775808", INT64_MIN, INT64_MAX, &v), 0);
+	assert_true(v == INT64_MIN);
+	assert_int_equal(span("9223372036854775808", INT64_MIN, INT64_MAX, &v), -ERANGE);
+	assert_int_equal(span("-9223372036854775809", INT64_MIN, INT64_MAX, &v), -ERANGE);
+	assert_int_equal(span("18446744073709551616", INT64_MIN, INT64_MAX, &v), -ERANGE);
+	assert_int_equal(span("00000000000000000000042", INT64_MIN, INT64_MAX, &v), 0);
+	assert_true(v == 42);
+	assert_int_equal(span("+7", 0, 10, &v), 0);
+	assert_true(v == 7);
+	assert_int_equal(span("11", 0, 10, &v), -ERANGE);
+	assert_int_equal(span("-1", 0, 10, &v), -ERANGE);
+}
+
+/* 6.2 empty, a bare sign, a letter, a space: not numbers */
+static void test_span_int_refusals(void **state)
+{
+	int64_t v = 5;
+
+	(void)state;
+	assert_int_equal(span("", INT64_MIN, INT64_MAX, &v), -EINVAL);
+	assert_int_equal(span("-", INT64_MIN, INT64_MAX, &v), -EINVAL);
+	assert_int_equal(span("12a", INT64_MIN, INT64_MAX, &v), -EINVAL);
+	assert_int_equal(span("1 2", INT64_MIN, INT64_MAX, &v), -EINVAL);
+	assert_true(v == 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -798,6 +845,8 @@ int main(void)
 		cmocka_unit_test(test_error_names),
 		cmocka_unit_test(test_datetime_parse_vectors),
 		cmocka_unit_test(test_datetime_format_vectors),
+		cmocka_unit_test(test_span_int_range),
+		cmocka_unit_test(test_span_int_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
