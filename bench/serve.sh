@@ -90,6 +90,7 @@ cat > "$work/wsus.conf" <<EOF
 listen = 127.0.0.1:$WS
 max_connections = 2048
 max_connections_per_address = 2048
+${BENCH_SERVER_CONF:-}
 [clients]
 register_per_minute = 0
 EOF
