@@ -487,6 +487,8 @@ static int store_payload(struct bundle_run *b, size_t i, const struct wsus_file 
 			rc = wsus_bundle_member_read(b->r, buf, BUNDLE_CHUNK, &got, e);
 		if (rc == 0 && got > 0)
 			rc = storage_content_write(w, buf, got, e);
+		if (rc == 0)
+			b->res->sync.bytes += (int64_t)got;
 	} while (rc == 0 && got > 0);
 	if (rc == 0)
 		rc = wsus_bundle_member_close(b->r, e);
@@ -588,6 +590,23 @@ static int open_ctx(struct bundle_run *b, const struct wsus_config *cfg, const c
 	return rc;
 }
 
+/* The sync_history row the publishing transaction wrote gets the payload
+ * bytes and the end (or why the content phase stopped). A bundle refused or
+ * failed before publishing records nothing: nothing changed. */
+static void finish_history(struct bundle_run *b, int rc, const struct err *e)
+{
+	struct err he = { 0 };
+	char why[256] = "";
+
+	if (b->c.st == NULL || b->c.history_id <= 0)
+		return;
+	if (rc < 0)
+		snprintf(why, sizeof(why), "%s: %s", b->res->sync.phase, e != NULL && e->msg[0] ? e->msg : "failed");
+	if (storage_sync_history_finish(b->c.st, b->c.history_id, b->res->sync.finished_ms, b->res->sync.bytes,
+					why, &he) < 0)
+		log_warn("sync", "cannot record the bundle import in sync_history: %s", he.msg);
+}
+
 static void run_release(struct bundle_run *b)
 {
 	for (size_t i = 0; i < b->n_batch; i++)
@@ -642,6 +661,7 @@ int sync_bundle_import(const struct wsus_config *cfg, const struct sync_bundle_o
 	if (rc == 0)
 		res->sync.phase = "done";
 	res->sync.finished_ms = wsus_now_ms();
+	finish_history(b, rc, e);
 	if (rc == 0)
 		log_info("sync", "bundle imported signer=%s exporter=%s sequence=%" PRIu64 " anchor=%" PRId64
 			 " since=%" PRId64 " revisions=%zu new=%zu changed=%zu payloads=%zu stored=%zu", res->signer,

@@ -52,6 +52,10 @@ contains "the error says a private key is needed" "$T/exp0" "not an Ed25519 priv
 equals "tier 1 imports the bundle" $? 0
 contains "import reports the new revisions" "$T/imp1" "revisions: [0-9]+ in the bundle, [0-9]+ new"
 equals "import is silent on stderr" "$(wc -c < "$T/imp1.err")" 0
+"$W" -q -d "$T1" sync history > "$T/hist" 2>&1
+contains "sync history records the import with its payload bytes and signer" "$T/hist" \
+  "succeeded +[1-9][0-9]* +0 +[1-9][0-9]* +bundle://"
+contains "sync history names the signer's key" "$T/hist" "signed by $fp"
 
 q() { sqlite3 "$1/wsus.db" "$2"; }
 same() { # NAME CMD... run for both tiers, outputs must be equal and non-empty
