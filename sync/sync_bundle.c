@@ -29,7 +29,8 @@
  *     and its staging is dropped before anything is published.
  * (5) Deployments, groups, declines and EULAs are applied as a replica sync
  *     applies GetDeployments ([upstream] mode = replica, the default);
- *     in autonomous mode only the catalogue is taken.
+ *     in autonomous mode only the catalogue is taken. A replica with an
+ *     upstream configured refuses bundles: its metadata comes from there.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -634,7 +635,13 @@ int sync_bundle_import(const struct wsus_config *cfg, const struct sync_bundle_o
 	b->c.cfg = cfg;
 	b->c.opt = &none;
 	b->c.res = &res->sync;
-	rc = verify_bundle(b, cfg, opt, e);
+	/* One source of truth for a replica (DESIGN, trust 7): its upstream. */
+	if (cfg->up_url != NULL && cfg->up_mode == WSUS_MODE_REPLICA)
+		rc = err_set(e, -EPERM, "this server is a replica of %s and takes update metadata from it only;"
+			     " import-bundle is for a server without an upstream (or with mode = autonomous)",
+			     cfg->up_url);
+	else
+		rc = verify_bundle(b, cfg, opt, e);
 	if (rc == 0)
 		rc = check_fresh(b, cfg, e);
 	if (rc == 0) {

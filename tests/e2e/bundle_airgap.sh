@@ -162,6 +162,9 @@ head -c 2000 "$T/full.bundle" > "$T/short.bundle"
 refused "truncated bundle" "trailer" "$T/short.bundle" --signer "$T/pub.pem"
 refused "no signer configured" "no trusted bundle signers" "$T/full.bundle"
 refused "replayed bundle" "not newer than the last one imported" "$T/full.bundle" --signer "$T/pub.pem"
+printf '[upstream]\nurl = https://upstream.example:8531\n[storage]\ndata_dir = %s\n' "$T1" > "$T/replica.conf"
+refused "a replica with an upstream" "is a replica of https://upstream.example:8531" -c "$T/replica.conf" \
+  "$T/full.bundle" --signer "$T/pub.pem"
 
 # ---- incremental bundle on top of the full one, signer store from the config
 "$W" -q -d "$T0" approve "${leaves[4]}" --group Pilot --action install > /dev/null &&
