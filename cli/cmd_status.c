@@ -294,6 +294,69 @@ static int print_origins(struct storage *st, int json, struct err *e)
 	return rc;
 }
 
+/* Air-gap bundle signers: the state import-bundle keeps per signer
+ * ("bundle.signer.<fp>.{anchor,exporter,sequence}", in key order). */
+struct signer_out {
+	int  json, n;
+	char fp[65], exporter[WSUS_GUID_LEN], sequence[24], anchor[24];
+};
+
+static void signer_flush(struct signer_out *o)
+{
+	if (o->fp[0] == '\0')
+		return;
+	if (o->json) {
+		printf("%s\n    {\"signer\": ", o->n ? "," : "");
+		cli_json_str(stdout, o->fp);
+		printf(", \"exporter\": ");
+		cli_json_str(stdout, o->exporter);
+		printf(", \"sequence\": %s, \"anchor\": %s}", o->sequence[0] ? o->sequence : "0",
+		       o->anchor[0] ? o->anchor : "0");
+	} else {
+		printf("  key %s: server %s, sequence %s, anchor %s (its next export: --since %s)\n", o->fp,
+		       o->exporter[0] ? o->exporter : "?", o->sequence[0] ? o->sequence : "?",
+		       o->anchor[0] ? o->anchor : "?", o->anchor[0] ? o->anchor : "0");
+	}
+	o->n++;
+	memset(o->fp, 0, sizeof(o->fp));
+	o->exporter[0] = o->sequence[0] = o->anchor[0] = '\0';
+}
+
+static int signer_row(const char *key, const char *value, void *ctx)
+{
+	struct signer_out *o = ctx;
+	const char *fp = key + strlen("bundle.signer."), *dot = strchr(fp, '.');
+
+	if (dot == NULL || dot - fp != 64)
+		return 0;
+	if (strncmp(o->fp, fp, 64) != 0) {
+		signer_flush(o);
+		memcpy(o->fp, fp, 64);
+	}
+	if (strcmp(dot + 1, "exporter") == 0)
+		snprintf(o->exporter, sizeof(o->exporter), "%s", value);
+	else if (strcmp(dot + 1, "sequence") == 0)
+		snprintf(o->sequence, sizeof(o->sequence), "%s", value);
+	else if (strcmp(dot + 1, "anchor") == 0)
+		snprintf(o->anchor, sizeof(o->anchor), "%s", value);
+	return 0;
+}
+
+static int print_signers(struct storage *st, int json, struct err *e)
+{
+	struct signer_out o = { .json = json };
+	int rc;
+
+	printf(json ? "  \"bundle_signers\": [" : "air-gap bundles imported (per signer):\n");
+	rc = storage_state_foreach(st, "bundle.signer.", signer_row, &o, e);
+	signer_flush(&o);
+	if (json)
+		printf("%s],\n", o.n ? "\n  " : "");
+	else if (o.n == 0)
+		printf("  none\n");
+	return rc;
+}
+
 int cmd_status(struct cli *c, int argc, char **argv)
 {
 	struct storage_status s;
@@ -335,7 +398,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
 			return cli_fail("%s", e.msg);
 		}
 
-		if (print_origins(st, json, &e) < 0) {
+		if (print_origins(st, json, &e) < 0 || print_signers(st, json, &e) < 0) {
 			storage_close(st);
 			return cli_fail("%s", e.msg);
 		}

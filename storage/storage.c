@@ -791,6 +791,33 @@ int storage_state_get(struct storage *st, const char *key, char **value)
 	return rc;
 }
 
+static const char SQL_STATE_PREFIX[] =
+	"SELECT key, value FROM state WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key";
+
+int storage_state_foreach(struct storage *st, const char *prefix,
+			  int (*fn)(const char *key, const char *value, void *ctx), void *ctx, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	/* Not cached: fn may read state too. */
+	rc = sqlite3_prepare_v2(st->db, SQL_STATE_PREFIX, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return st_sql_err(st, e, rc, "read state");
+	sqlite3_bind_text(s, 1, prefix, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int x = fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1), ctx);
+
+		if (x != 0) {
+			sqlite3_finalize(s);
+			return x;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "read state");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int storage_state_set(struct storage *st, const char *key, const char *value, struct err *e)
 {
 	sqlite3_stmt *s = NULL;

@@ -70,6 +70,10 @@ int storage_secret(struct storage *st, const char *name, uint8_t out[32], struct
  * when absent; *value is malloc'd. */
 int storage_state_get(struct storage *st, const char *key, char **value);
 int storage_state_set(struct storage *st, const char *key, const char *value, struct err *e);
+/* Every key starting with prefix, in key order; a non-zero return from fn
+ * stops the walk and is returned. */
+int storage_state_foreach(struct storage *st, const char *prefix,
+			  int (*fn)(const char *key, const char *value, void *ctx), void *ctx, struct err *e);
 
 /*---- storage_revision.c: the catalogue ----*/
 
