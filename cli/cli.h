@@ -59,6 +59,9 @@ int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_computer(struct cli *c, int argc, char **argv);
 int cmd_report(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
+int cmd_reset(struct cli *c, int argc, char **argv);
+/* cmd_verify.c: verify --repair (also `reset`). */
+int cli_verify_repair(struct cli *c);
 int cmd_serve(struct cli *c, int argc, char **argv);
 int cmd_sync(struct cli *c, int argc, char **argv);
 /* cmd_sync_history.c: `sync history` (cmd_sync hands it argv from "history") */

@@ -61,8 +61,12 @@ static const struct cmd_help helps[] = {
 	  "  downloaded, installed, failed, found it not applicable or have no state.\n"
 	  "  summary: the overview (computers needing updates, with errors, up to date;\n"
 	  "  updates approved, needed, failing; the last sync). Read-only.\n" },
-	{ "verify", "verify",
-	  "  Re-hash the content store; quarantine payloads that do not match.\n" },
+	{ "verify", "verify [--repair | --metadata]",
+	  "  Re-hash the content store and list corrupt and lost payloads (read-only).\n"
+	  "  --repair quarantines what fails and fetches it (and quarantined payloads)\n"
+	  "  again from the upstream. --metadata re-checks the stored update documents.\n" },
+	{ "reset", "reset",
+	  "  As wsusutil reset: re-verify every payload, download again what fails.\n" },
 	{ "serve", "serve [--listen ADDR:PORT]",
 	  "  HTTPS front end until SIGTERM/SIGINT; scheduled syncs with an upstream; the\n"
 	  "  admin listener ([admin] listen: /health, /metrics, status page). SIGHUP\n"

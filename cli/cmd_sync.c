@@ -39,6 +39,9 @@ int cmd_sync(struct cli *c, int argc, char **argv)
 		       r.deployments, r.deployments_dead, r.groups, r.hidden);
 	printf("content: %zu of %zu payloads fetched, %zu quarantined, %zu deferred, %zu failed\n",
 	       r.files_fetched, r.files_wanted, r.files_quarantined, r.files_deferred, r.files_failed);
+	if (r.window_closed)
+		printf("content: the rest waits for [sync] window %s (opens in %llds)\n", c->cfg->sy_window,
+		       (long long)(r.window_opens_ms / 1000));
 	if (r.files_quarantined > 0)
 		fprintf(stderr, "wsus-replica: %zu payloads from the upstream failed verification and were"
 			" quarantined (not served)\n", r.files_quarantined);

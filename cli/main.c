@@ -25,6 +25,7 @@ static const struct {
 	{ "computer", cmd_computer, 0 },
 	{ "report", cmd_report, 0 },
 	{ "verify", cmd_verify, 0 },
+	{ "reset", cmd_reset, 0 },
 	{ "serve", cmd_serve, 1 },
 	{ "sync", cmd_sync, 0 },
 	{ "pin", cmd_pin, 0 },

@@ -43,6 +43,7 @@ enum cfg_type {
 	CT_GUIDS,         /* GUID list, normalised to lower case */
 	CT_LANGUAGES,     /* "all" or a list of language tags, lower case */
 	CT_LEVEL,         /* log level name -> enum log_level */
+	CT_WINDOW,        /* "HH:MM-HH:MM", normalised to two-digit fields */
 };
 
 /* Where an installed build keeps its data (CMake option WSUS_SYSTEM_LAYOUT);
@@ -122,6 +123,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ "sync", "content", CT_BOOL, 0, 0, 0, "true", F(sy_content) },
 	{ "sync", "lazy_content", CT_BOOL, 0, 0, 0, "false", F(sy_lazy_content) },
 	{ "sync", "batch", CT_INT, 0, 0, 10000, "0", F(sy_batch) },
+	{ "sync", "max_download_rate", CT_SIZE, 0, 0, 1024 * KIB * KIB * KIB, "0", F(sy_max_download_rate) },
+	{ "sync", "window", CT_WINDOW, CF_OPTIONAL, 0, 0, NULL, F(sy_window) },
+	{ "sync", "progress_interval", CT_DURATION, 0, 1, DAY, "30", F(sy_progress_interval) },
 
 	{ "admin", "listen", CT_LISTEN, CF_OPTIONAL, 0, 0, "127.0.0.1:8532", F(adm_listen) },
 	{ "admin", "client_cert_allow", CT_FINGERPRINTS, CF_OPTIONAL, 0, 0, NULL, F(adm_client_cert_allow) },
@@ -324,6 +328,40 @@ static int parse_duration(const struct cfg_key *k, const char *v, struct cfg_val
 	}
 	return why_set(why, -EINVAL, "expected seconds with an optional s, m, h or d suffix, got %s",
 		       quote(v, strlen(v), q));
+}
+
+/* "HH:MM-HH:MM" (start and end differ; the end may be past midnight). */
+static int parse_window(const char *v, struct cfg_val *out, char *why)
+{
+	char q[CFG_QUOTE_LEN];
+	int start, end;
+
+	if (config_window_parse(v, &start, &end) < 0)
+		return why_set(why, -EINVAL, "expected HH:MM-HH:MM with two different times, got %s",
+			       quote(v, strlen(v), q));
+	out->str = malloc(12);
+	if (out->str == NULL)
+		return -ENOMEM;
+	snprintf(out->str, 12, "%02d:%02d-%02d:%02d", start / 60, start % 60, end / 60, end % 60);
+	return 0;
+}
+
+int config_window_parse(const char *v, int *start_min, int *end_min)
+{
+	int h1, m1, h2, m2, used = 0;
+
+	if (v == NULL || strlen(v) > 11 ||
+	    sscanf(v, "%2d:%2d-%2d:%2d%n", &h1, &m1, &h2, &m2, &used) != 4 || v[used] != '\0')
+		return -EINVAL;
+	for (const char *p = v; *p; p++)
+		if (!isdigit((unsigned char)*p) && *p != ':' && *p != '-')
+			return -EINVAL;
+	if (h1 < 0 || h1 > 23 || h2 < 0 || h2 > 23 || m1 < 0 || m1 > 59 || m2 < 0 || m2 > 59 ||
+	    h1 * 60 + m1 == h2 * 60 + m2)
+		return -EINVAL;
+	*start_min = h1 * 60 + m1;
+	*end_min = h2 * 60 + m2;
+	return 0;
 }
 
 static int parse_bool(const char *v, struct cfg_val *out, char *why)
@@ -707,6 +745,7 @@ static int parse_value(const struct cfg_key *k, const char *v, struct cfg_val *o
 	case CT_MODE:      return parse_mode(v, out, why);
 	case CT_DOWNSTREAM: return parse_downstream(v, out, why);
 	case CT_LEVEL:     return parse_level(v, out, why);
+	case CT_WINDOW:    return parse_window(v, out, why);
 	case CT_FINGERPRINTS: return parse_list(v, item_fingerprint, &out->str, why);
 	case CT_GUIDS:     return parse_list(v, item_guid, &out->str, why);
 	case CT_LANGUAGES:

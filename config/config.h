@@ -77,6 +77,10 @@ struct wsus_config {
 	int   sy_content;             /* 1 = fetch payloads, 0 = catalogue only */
 	int   sy_lazy_content;        /* 1 = fetch content only for approved updates */
 	int   sy_batch;               /* max updates per GetUpdateData, 0 = upstream's limit */
+	int64_t sy_max_download_rate; /* content bytes/s over all transfers, 0 = unlimited */
+	char *sy_window;              /* "HH:MM-HH:MM" local time content may be fetched, NULL = always */
+	int   sy_progress_interval;   /* seconds between content progress lines (default 30) */
+
 
 	/* [admin] */
 	char *adm_listen;             /* health/metrics/status listener, NULL = off */
@@ -105,6 +109,10 @@ int config_load(const char *path, const char *data_dir, struct wsus_config **out
  * runs this; run it again before relying on the store. Returns 0, -ENOENT,
  * -ENOTDIR or another negative errno. */
 int config_check_pin_store(const struct wsus_config *cfg, struct err *e);
+
+/* Parse a [sync] window value "HH:MM-HH:MM" into minutes after midnight;
+ * -EINVAL unless both times are valid and differ. */
+int config_window_parse(const char *v, int *start_min, int *end_min);
 
 /* "open" or "allow_list". */
 const char *config_downstream_name(int policy);

@@ -234,14 +234,29 @@ int storage_content_finish(struct storage_content_writer *w, struct err *e);
 void storage_content_abort(struct storage_content_writer *w);
 
 struct storage_verify_result {
-	int64_t checked;
+	int64_t checked;      /* files hashed */
 	int64_t ok;
-	int64_t quarantined;
-	int64_t missing;    /* files in the catalogue whose payload is absent */
+	int64_t corrupt;      /* failed a digest or size check */
+	int64_t quarantined;  /* repair: of those, moved to quarantine */
+	int64_t lost;         /* recorded as stored, the file is gone */
+	int64_t missing;      /* catalogue payloads not stored (after the run) */
 };
-/* Re-hash every stored payload against the catalogue digests; quarantine what
- * does not match (it stops being served). */
-int storage_content_verify(struct storage *st, struct storage_verify_result *out, struct err *e);
+/* One problem verify found: kind "corrupt" or "lost", the payload's SHA-1 in
+ * hex, the file, and one line saying what is wrong. */
+typedef void (*storage_verify_fn)(void *ctx, const char *kind, const char *sha1_hex, const char *path,
+				  const char *detail);
+/* Re-hash every stored payload against the catalogue digests and report each
+ * problem to fn (may be NULL). Without repair nothing is written (works on a
+ * storage_open_ro handle). With repair a corrupt file is moved to quarantine
+ * (it stops being served), a good file whose row lagged is adopted, and the
+ * rows of corrupt and lost files become missing, so the next content phase
+ * fetches them again. */
+int storage_content_verify(struct storage *st, int repair, storage_verify_fn fn, void *ctx,
+			   struct storage_verify_result *out, struct err *e);
+/* Quarantined payloads none of whose quarantine files exist any more (an
+ * admin deleted them) become missing: wanted again by the next content
+ * phase. *requeued = how many. */
+int storage_content_requeue(struct storage *st, int64_t *requeued, struct err *e);
 
 /*---- storage_status.c ----*/
 

@@ -592,6 +592,17 @@ out:
 
 /*---- Verify ----*/
 
+/* A verify run: read-only unless repair (then corrupt files go to quarantine,
+ * their rows and those of lost files become 'missing' so the content phase
+ * fetches them again at once: the fault is ours, not the upstream's). */
+struct vrun {
+	struct storage *st;
+	int repair;
+	storage_verify_fn fn;
+	void *ctx;
+	struct storage_verify_result *res;
+};
+
 struct vfile {
 	uint8_t sha1[WSUS_SHA1_LEN];
 	uint8_t sha256[WSUS_SHA256_LEN];
@@ -652,9 +663,20 @@ static int load_present(struct storage *st, struct vfile **out, size_t *n, struc
 	return 0;
 }
 
-/* Hash path against v: ok (1), quarantined (0), or an error. *size = bytes read. */
-static int check_one(struct storage *st, const char *path, const struct vfile *v, int demote,
-		     int64_t *size, struct err *e)
+static void report(struct vrun *vr, const char *kind, const uint8_t sha1[WSUS_SHA1_LEN], const char *path,
+		   const char *detail)
+{
+	char hex[2 * WSUS_SHA1_LEN + 1];
+
+	if (vr->fn == NULL)
+		return;
+	sha1_hex(sha1, hex);
+	vr->fn(vr->ctx, kind, hex, path, detail);
+}
+
+/* Hash path against v: good (1), corrupt (0, quarantined when repairing), or
+ * an error. *size = bytes read. */
+static int check_one(struct vrun *vr, const char *path, const struct vfile *v, int64_t *size, struct err *e)
 {
 	struct expected want = { v->sha1, v->has_sha256 ? v->sha256 : NULL, v->size };
 	struct digests got;
@@ -667,33 +689,41 @@ static int check_one(struct storage *st, const char *path, const struct vfile *v
 	compare(&want, &got, reason, sizeof(reason));
 	if (reason[0] == '\0')
 		return 1;
-	rc = quarantine_file(st, path, v->sha1, reason, demote, dest, sizeof(dest), e);
+	vr->res->corrupt++;
+	report(vr, "corrupt", v->sha1, path, reason);
+	if (!vr->repair)
+		return 0;
+	rc = quarantine_file(vr->st, path, v->sha1, reason, 1, dest, sizeof(dest), e);
+	if (rc == 0)
+		rc = set_state(vr->st, v->sha1, "missing", e);
+	if (rc == 0)
+		vr->res->quarantined++;
 	return rc < 0 ? rc : 0;
 }
 
-static int verify_present(struct storage *st, struct storage_verify_result *res, struct err *e)
+static int verify_present(struct vrun *vr, struct err *e)
 {
 	char path[STORAGE_PATH_MAX];
 	struct vfile *v = NULL;
 	struct stat sb;
 	int64_t size;
 	size_t n = 0;
-	int rc = load_present(st, &v, &n, e);
+	int rc = load_present(vr->st, &v, &n, e);
 
 	for (size_t i = 0; i < n && rc >= 0; i++) {
-		rc = st_content_file_path(st, v[i].sha1, v[i].ext, path, sizeof(path));
+		rc = st_content_file_path(vr->st, v[i].sha1, v[i].ext, path, sizeof(path));
 		if (rc < 0)
 			break;
 		if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-			rc = set_state(st, v[i].sha1, "missing", e);
+			vr->res->lost++;
+			report(vr, "lost", v[i].sha1, path, "recorded as stored, the file is gone");
+			rc = vr->repair ? set_state(vr->st, v[i].sha1, "missing", e) : 0;
 			continue;
 		}
-		res->checked++;
-		rc = check_one(st, path, &v[i], 1, &size, e);
+		vr->res->checked++;
+		rc = check_one(vr, path, &v[i], &size, e);
 		if (rc == 1)
-			res->ok++;
-		else if (rc == 0)
-			res->quarantined++;
+			vr->res->ok++;
 	}
 	free(v);
 	return rc < 0 ? rc : 0;
@@ -727,15 +757,14 @@ struct walk_counts {
 	int64_t foreign;   /* anything else */
 };
 
-/* One payload file found on disk: adopt it when its row is not present yet. */
-static int walk_entry(struct storage *st, const char *path, const uint8_t sha1[WSUS_SHA1_LEN],
-		      const char *ext, struct storage_verify_result *res, struct walk_counts *wc,
-		      struct err *e)
+/* One payload file found on disk: adopt it (repair) when its row is not present yet. */
+static int walk_entry(struct vrun *vr, const char *path, const uint8_t sha1[WSUS_SHA1_LEN], const char *ext,
+		      struct walk_counts *wc, struct err *e)
 {
 	struct vfile v;
 	sqlite3_stmt *s = NULL;
 	int64_t size = 0;
-	int rc = st_prepare(st, SQL_VERIFY_ROW, &s, e), found, present = 0;
+	int rc = st_prepare(vr->st, SQL_VERIFY_ROW, &s, e), found, present = 0;
 
 	if (rc < 0)
 		return rc;
@@ -746,7 +775,7 @@ static int walk_entry(struct storage *st, const char *path, const uint8_t sha1[W
 		fill_vfile(s, &v);
 		present = sqlite3_column_int(s, 4);
 	}
-	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "look up file");
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : st_sql_err(vr->st, e, rc, "look up file");
 	st_stmt_done(s);
 	if (rc < 0)
 		return rc;
@@ -756,20 +785,17 @@ static int walk_entry(struct storage *st, const char *path, const uint8_t sha1[W
 	}
 	if (present)
 		return 0;      /* checked by verify_present */
-	res->checked++;
+	vr->res->checked++;
 	snprintf(v.ext, sizeof(v.ext), "%s", ext);
-	rc = check_one(st, path, &v, 1, &size, e);
+	rc = check_one(vr, path, &v, &size, e);
 	if (rc == 1) {
-		res->ok++;
-		return mark_present(st, sha1, ext, size, e);
+		vr->res->ok++;
+		return vr->repair ? mark_present(vr->st, sha1, ext, size, e) : 0;
 	}
-	if (rc == 0)
-		res->quarantined++;
 	return rc;
 }
 
-static int walk_bucket(struct storage *st, const char *bucket, struct storage_verify_result *res,
-		       struct walk_counts *wc, struct err *e)
+static int walk_bucket(struct vrun *vr, const char *bucket, struct walk_counts *wc, struct err *e)
 {
 	char dir[STORAGE_PATH_MAX], path[STORAGE_PATH_MAX], ext[10];
 	uint8_t sha1[WSUS_SHA1_LEN];
@@ -777,7 +803,7 @@ static int walk_bucket(struct storage *st, const char *bucket, struct storage_ve
 	DIR *d;
 	int rc = 0;
 
-	snprintf(dir, sizeof(dir), "%s/%s", st->content_dir, bucket);
+	snprintf(dir, sizeof(dir), "%s/%s", vr->st->content_dir, bucket);
 	d = opendir(dir);
 	if (d == NULL)
 		return 0;
@@ -790,21 +816,23 @@ static int walk_bucket(struct storage *st, const char *bucket, struct storage_ve
 		}
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
 			continue;
-		rc = walk_entry(st, path, sha1, ext, res, wc, e);
+		rc = walk_entry(vr, path, sha1, ext, wc, e);
 	}
 	closedir(d);
 	return rc;
 }
 
-static int walk_store(struct storage *st, struct storage_verify_result *res, struct walk_counts *wc,
-		      struct err *e)
+static int walk_store(struct vrun *vr, struct walk_counts *wc, struct err *e)
 {
 	struct dirent *de;
-	DIR *d = opendir(st->content_dir);
+	DIR *d = opendir(vr->st->content_dir);
 	int rc = 0;
 
-	if (d == NULL)
-		return err_set(e, -errno, "cannot open %s: %s", st->content_dir, strerror(errno));
+	if (d == NULL) {
+		if (errno == ENOENT && !vr->repair)
+			return 0;   /* nothing stored yet */
+		return err_set(e, -errno, "cannot open %s: %s", vr->st->content_dir, strerror(errno));
+	}
 	while (rc >= 0 && (de = readdir(d)) != NULL) {
 		const char *n = de->d_name;
 
@@ -815,7 +843,7 @@ static int walk_store(struct storage *st, struct storage_verify_result *res, str
 			wc->foreign++;
 			continue;
 		}
-		rc = walk_bucket(st, n, res, wc, e);
+		rc = walk_bucket(vr, n, wc, e);
 	}
 	closedir(d);
 	return rc;
@@ -823,25 +851,98 @@ static int walk_store(struct storage *st, struct storage_verify_result *res, str
 
 static const char SQL_COUNT_MISSING[] = "SELECT count(*) FROM file WHERE state = 'missing'";
 
-int storage_content_verify(struct storage *st, struct storage_verify_result *out, struct err *e)
+int storage_content_verify(struct storage *st, int repair, storage_verify_fn fn, void *ctx,
+			   struct storage_verify_result *out, struct err *e)
 {
 	struct storage_verify_result res = { 0 };
+	struct vrun vr = { st, repair, fn, ctx, &res };
 	struct walk_counts wc = { 0 };
 	int rc;
 
-	rc = verify_present(st, &res, e);
+	rc = verify_present(&vr, e);
 	if (rc == 0)
-		rc = walk_store(st, &res, &wc, e);
+		rc = walk_store(&vr, &wc, e);
 	if (rc == 0)
 		rc = st_query_int64(st, SQL_COUNT_MISSING, &res.missing, e);
 	if (rc < 0)
 		return rc;
-	log_info("storage", "content verified checked=%lld ok=%lld quarantined=%lld missing=%lld "
-		 "not_in_catalogue=%lld other_entries=%lld", (long long)res.checked, (long long)res.ok,
-		 (long long)res.quarantined, (long long)res.missing, (long long)wc.orphans,
-		 (long long)wc.foreign);
+	log_info("storage", "content verified repair=%s checked=%lld ok=%lld corrupt=%lld quarantined=%lld"
+		 " lost=%lld missing=%lld not_in_catalogue=%lld other_entries=%lld", repair ? "yes" : "no",
+		 (long long)res.checked, (long long)res.ok, (long long)res.corrupt, (long long)res.quarantined,
+		 (long long)res.lost, (long long)res.missing, (long long)wc.orphans, (long long)wc.foreign);
 	*out = res;
 	return 0;
+}
+
+/*---- Quarantined payloads wanted again ----*/
+
+static const char SQL_QUARANTINED[] =
+	"SELECT f.sha1, q.path FROM file f JOIN quarantine q ON q.sha1 = f.sha1 WHERE f.state = 'quarantined'"
+	" ORDER BY f.sha1";
+
+/* Per payload: whether any of its quarantine files is still there. */
+struct qscan {
+	uint8_t sha1[WSUS_SHA1_LEN];
+	int     kept;
+};
+
+static int qscan_add(struct qscan **v, size_t *n, size_t *cap, const uint8_t *sha1, int kept)
+{
+	struct qscan *nv;
+
+	if (*n > 0 && memcmp((*v)[*n - 1].sha1, sha1, WSUS_SHA1_LEN) == 0) {
+		(*v)[*n - 1].kept |= kept;
+		return 0;
+	}
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		nv = realloc(*v, *cap * sizeof(**v));
+		if (nv == NULL)
+			return -ENOMEM;
+		*v = nv;
+	}
+	memcpy((*v)[*n].sha1, sha1, WSUS_SHA1_LEN);
+	(*v)[(*n)++].kept = kept;
+	return 0;
+}
+
+int storage_content_requeue(struct storage *st, int64_t *requeued, struct err *e)
+{
+	struct qscan *v = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s = NULL;
+	struct stat sb;
+	int rc = st_prepare(st, SQL_QUARANTINED, &s, e);
+
+	*requeued = 0;
+	if (rc < 0)
+		return rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *path = (const char *)sqlite3_column_text(s, 1);
+
+		if (sqlite3_column_bytes(s, 0) != WSUS_SHA1_LEN)
+			continue;
+		if (qscan_add(&v, &n, &cap, sqlite3_column_blob(s, 0),
+			      path != NULL && lstat(path, &sb) == 0) < 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : rc == SQLITE_NOMEM ? err_set(e, -ENOMEM, "out of memory")
+							: st_sql_err(st, e, rc, "list quarantined files");
+	st_stmt_done(s);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (v[i].kept)
+			continue;
+		rc = set_state(st, v[i].sha1, "missing", e);
+		if (rc == 0)
+			(*requeued)++;
+	}
+	free(v);
+	if (rc == 0 && *requeued > 0)
+		log_info("storage", "quarantined payloads whose quarantine files are gone are wanted again count=%lld",
+			 (long long)*requeued);
+	return rc;
 }
 
 /*---- Housekeeping ----*/

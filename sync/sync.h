@@ -33,6 +33,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common.h"
 #include "config.h"
@@ -188,6 +189,11 @@ int sync_http_get(struct sync_http *h, const char *url, int flags, int64_t offse
 /* One GET of url whose body is read up to 64 KiB and dropped: a real TLS
  * handshake through the proxy policy, for `pin check`. Any HTTP status counts
  * as success (0, *status set): what it tests is the connection's trust. */
+/* The receive limit (bytes/s, 0 = none) of payload GETs (SYNC_GET_PAYLOAD)
+ * made from now on: libcurl's CURLOPT_MAX_RECV_SPEED_LARGE for that transfer.
+ * SOAP requests are never limited. */
+void sync_http_set_recv_limit(struct sync_http *h, int64_t bytes_per_s);
+
 int sync_http_probe(struct sync_http *h, const char *url, long *status, struct err *e);
 
 /* `pin fetch`: one handshake with cfg->up_url through the configured proxy
@@ -233,6 +239,8 @@ struct sync_result {
 	size_t  files_deferred;        /* 404 from the upstream: DownloadFiles asked, next sync */
 	size_t  files_failed;          /* other download errors: next sync */
 	int64_t bytes;                 /* payload bytes received */
+	int     window_closed;         /* content left for later: outside [sync] window */
+	int64_t window_opens_ms;       /* then: how long until it opens */
 	int     rollup;                /* 1 reported to the upstream, 0 not tried, -1 failed */
 	int     published;             /* 1 when the publishing transaction committed */
 	char    cert_sha256[SYNC_SHA256_HEX]; /* the upstream certificate that delivered */
@@ -242,6 +250,8 @@ struct sync_result {
 struct sync_options {
 	int progress;                  /* a \r-updated progress line on stderr */
 	const atomic_int *cancel;      /* non-zero: stop before the next request (NULL: never) */
+	int retry_quarantined;         /* fetch quarantined payloads now, not a day after they failed */
+	int ignore_window;             /* an admin's explicit repair: fetch outside [sync] window too */
 };
 
 /* One sync of cfg's upstream (cfg->up_url must be set): authorisation,
@@ -285,6 +295,17 @@ struct sync_bundle_result {
  * says how far it got. */
 int sync_bundle_import(const struct wsus_config *cfg, const struct sync_bundle_options *opt,
 		       struct sync_bundle_result *res, struct err *e);
+
+/* The content phase alone (verify --repair, reset): under the same lock as a
+ * sync, fetch the payloads the catalogue wants and the store lacks, with the
+ * same rate limit and window (unless opt->ignore_window). No metadata is
+ * asked for; DownloadFiles is asked for what answers 404. */
+int sync_content_run(const struct wsus_config *cfg, const struct sync_options *opt, struct sync_result *res,
+		     struct err *e);
+
+/* [sync] window at now (local time): 1 open (or no window), 0 closed;
+ * *opens_in_ms (may be NULL) = milliseconds until it next opens (0 when open). */
+int sync_window_open(const struct wsus_config *cfg, time_t now, int64_t *opens_in_ms);
 
 /*---- sync_sched.c: the schedule inside serve ----*/
 

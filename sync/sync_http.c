@@ -36,6 +36,7 @@ struct req {
 	enum req_kind kind;
 	const char *url;
 	int         allow_http;       /* payload over http:// permitted */
+	int         payload;          /* SYNC_GET_PAYLOAD: the content rate limit applies */
 	const char *soap_action;
 	const char *body;
 	size_t      body_len;
@@ -66,6 +67,7 @@ struct sync_http {
 	struct sync_trust trust;
 	struct sync_proxy_plan plan;
 	int      on_user_proxy;       /* the system path failed and the user proxy worked */
+	int64_t  recv_limit;          /* bytes/s for payload GETs, 0 = none */
 	char     route[700];
 	char     errbuf[CURL_ERROR_SIZE];
 	struct xfer x;
@@ -523,10 +525,12 @@ static int hop_options(struct sync_http *h, struct req *rq, const char *url, con
 		SETOPT(CURLOPT_TIMEOUT, 0L);
 		SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
 		SETOPT(CURLOPT_LOW_SPEED_TIME, timeout);
+		SETOPT(CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)(rq->payload ? h->recv_limit : 0));
 	} else {
 		SETOPT(CURLOPT_ACCEPT_ENCODING, "");
 		SETOPT(CURLOPT_TIMEOUT, timeout);
 		SETOPT(CURLOPT_LOW_SPEED_LIMIT, 0L);
+		SETOPT(CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)0);
 	}
 fail:
 	return rc;
@@ -810,10 +814,16 @@ int sync_http_get(struct sync_http *h, const char *url, int flags, int64_t offse
 	int rc;
 
 	rq.allow_http = (flags & SYNC_GET_PAYLOAD) && h->cfg->tr_allow_http_content;
+	rq.payload = (flags & SYNC_GET_PAYLOAD) != 0;
 	rc = run(h, &rq, e);
 	if (status != NULL)
 		*status = rq.status;
 	return rc;
+}
+
+void sync_http_set_recv_limit(struct sync_http *h, int64_t bytes_per_s)
+{
+	h->recv_limit = bytes_per_s > 0 ? bytes_per_s : 0;
 }
 
 int sync_pin_fetch(const struct wsus_config *cfg, struct sync_presented *out, struct err *e)

@@ -594,6 +594,41 @@ static void summary(const struct sync_ctx *c, int rc, const struct err *e)
 		 r->rollup > 0 ? "sent" : r->rollup < 0 ? "failed" : "no");
 }
 
+int sync_content_run(const struct wsus_config *cfg, const struct sync_options *opt, struct sync_result *res,
+		     struct err *e)
+{
+	static const struct sync_options none = { 0 };
+	struct sync_result local;
+	struct sync_ctx c;
+	int rc, lock = -1;
+
+	memset(&c, 0, sizeof(c));
+	if (res == NULL)
+		res = &local;
+	memset(res, 0, sizeof(*res));
+	res->phase = "content";
+	res->started_ms = wsus_now_ms();
+	c.cfg = cfg;
+	c.opt = opt ? opt : &none;
+	c.res = res;
+	if (cfg == NULL || cfg->up_url == NULL || cfg->up_url[0] == '\0') {
+		res->finished_ms = wsus_now_ms();
+		return err_set(e, -EINVAL, "no upstream configured ([upstream] url): nothing to fetch from");
+	}
+	rc = sync_lock_take(cfg, &lock, e);
+	if (rc == 0)
+		rc = ctx_open(&c, e);
+	if (rc == 0)
+		rc = sync_phase_content(&c, e);
+	res->finished_ms = wsus_now_ms();
+	if (rc == 0)
+		res->phase = "done";
+	ctx_release(&c);
+	if (lock >= 0)
+		close(lock);
+	return rc;
+}
+
 int sync_run(const struct wsus_config *cfg, const struct sync_options *opt, struct sync_result *res,
 	     struct err *e)
 {

@@ -4,7 +4,11 @@
  * failed sync with exponential backoff. Syncs never overlap: this thread
  * runs them one after another, and sync_run's lock file keeps out a
  * `wsus-replica sync` started beside it (that attempt counts as a failure and
- * is retried). The scheduler is freed by sync_scheduler_stop.
+ * is retried). When a sync left its content for later because [sync] window
+ * was closed, the next sync comes when the window opens (if that is sooner
+ * than the interval), so content arrives inside the window without waiting
+ * for a schedule that may never fall in it. The scheduler is freed by
+ * sync_scheduler_stop.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -115,6 +119,10 @@ static void *run(void *arg)
 			break;
 		failures = rc == 0 ? 0 : failures + 1;
 		delay = sync_schedule_delay_ms(cfg->sy_interval, cfg->sy_jitter, failures, random32());
+		if (rc == 0 && res.window_closed && res.window_opens_ms < delay) {
+			delay = res.window_opens_ms + 1000;
+			log_info("sync", "content waits for [sync] window %s: next sync when it opens", cfg->sy_window);
+		}
 		if (rc < 0)
 			log_warn("sync", "scheduled sync failed failures=%d retry_in=%llds: %s", failures,
 				 (long long)(delay / 1000), e.msg);

@@ -83,14 +83,21 @@ CONF
 check "replica refuses local approvals" test $? -ne 0
 contains "replica refusal says why" "$T/rep" "replica"
 
-# 5. verify quarantines a payload corrupted on disk
+# 5. verify (read-only) reports a payload corrupted on disk and changes
+# nothing; verify --repair quarantines it (no upstream: it stays missing)
 stored=$(find "$T/c/content" -type f -name '*.*' ! -path '*/.tmp/*' | head -1)
 printf 'Y' | dd of="$stored" bs=1 seek=3 conv=notrunc 2>/dev/null
+sum_before=$(md5sum < "$T/c/wsus.db")
 "$W" -q -d "$T/c" verify > "$T/ver" 2>&1; check "verify reports the corruption" test $? -ne 0
-contains "verify counts one quarantined" "$T/ver" "1 quarantined"
+contains "verify lists the corrupt payload" "$T/ver" "^CORRUPT [0-9a-f]{40} .*SHA-1: expected"
+contains "verify counts one corrupt" "$T/ver" "1 corrupt"
+check "read-only verify leaves the payload where it is" test -e "$stored"
+equals "read-only verify leaves the database bytes unchanged" "$(md5sum < "$T/c/wsus.db")" "$sum_before"
+"$W" -q -d "$T/c" verify --repair > "$T/ver" 2>&1; check "verify --repair reports the corruption" test $? -ne 0
+contains "verify --repair counts one quarantined" "$T/ver" "1 quarantined"
 check "corrupted payload left the store" test ! -e "$stored"
 "$W" -q -d "$T/c" status --json > "$T/st"
-equals "status shows it quarantined" "$(json_num "$T/st" quarantined)" 1
+equals "status shows it missing again, to be fetched" "$(json_num "$T/st" missing)" 1
 
 # 6. configuration errors name file, line and key
 printf '[server]\nlisten = 127.0.0.1:8531\n\n[upstream]\nurl = http://plain.example/\n' > "$T/bad.conf"

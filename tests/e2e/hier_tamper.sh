@@ -57,7 +57,7 @@ same catalog t0 t1
 same documents t0 t1
 equals "every other payload is stored" "$(snap_content t1 | wc -l)" "$((TOTAL - 2))"
 w t1 -q verify > "$T/verify.out" 2>&1
-check "and verifies" grep -q "verified $((TOTAL - 2)) payloads: $((TOTAL - 2)) good, 0 quarantined" "$T/verify.out"
+check "and verifies" grep -q "verified $((TOTAL - 2)) payloads: $((TOTAL - 2)) good, 0 corrupt, 0 lost" "$T/verify.out"
 
 serve t1 || { e2e_finish; exit 1; }
 CODE=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/t1.crt" "https://127.0.0.1:$PORT_t1/Content/$VICTIM")

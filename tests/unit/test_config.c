@@ -246,6 +246,10 @@ static void test_good_values_normalised(void **state)
 {
 	static const struct { const char *text, *line; } v[] = {
 		{ "[sync]\ninterval = 2d\n", "[sync] interval = 172800\n" },
+		{ "[sync]\nwindow = 1:30-5:00\n", "[sync] window = 01:30-05:00\n" },
+		{ "[sync]\nwindow = 22:00-06:00\n", "[sync] window = 22:00-06:00\n" },
+		{ "[sync]\nmax_download_rate = 2M\n", "[sync] max_download_rate = 2097152\n" },
+		{ "[sync]\nprogress_interval = 1\n", "[sync] progress_interval = 1\n" },
 		{ "[sync]\ninterval = 6H\n", "[sync] interval = 21600\n" },
 		{ "[sync]\ninterval = 90m\n", "[sync] interval = 5400\n" },
 		{ "[sync]\ninterval = 3600\n", "[sync] interval = 3600\n" },
@@ -522,6 +526,11 @@ static void test_bad_files_named_precisely(void **state)
 		{ "[sync]\nproducts = not-a-guid\n", "bad.conf:2: [sync] products: entry 1 \"not-a-guid\" is not a GUID" },
 		{ "[sync]\nlanguages = en, all\n", "bad.conf:2: [sync] languages: entry 2 \"all\" cannot be combined with other languages" },
 		{ "[sync]\nlanguages = en_US\n", "bad.conf:2: [sync] languages: entry 1 \"en_US\" is not a language tag" },
+		{ "[sync]\nwindow = 25:00-06:00\n", "bad.conf:2: [sync] window: expected HH:MM-HH:MM" },
+		{ "[sync]\nwindow = 06:00-06:00\n", "bad.conf:2: [sync] window: expected HH:MM-HH:MM with two different times" },
+		{ "[sync]\nwindow = 06:00 - 07:00\n", "bad.conf:2: [sync] window: expected HH:MM-HH:MM" },
+		{ "[sync]\nmax_download_rate = -1\n", "bad.conf:2: [sync] max_download_rate: -1 bytes is out of range" },
+		{ "[sync]\nprogress_interval = 0\n", "bad.conf:2: [sync] progress_interval: 0 seconds is out of range" },
 	};
 
 	(void)state;

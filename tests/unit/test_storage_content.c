@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -371,8 +372,19 @@ static void import_ok(struct tsu *t, struct wsus_file *f, const void *data, size
 		fail_msg("import: %s", e.msg);
 }
 
-/* 4.1 verify re-hashes the store: a corrupted file is quarantined (moved out,
- * row quarantined, no longer served), good files stay */
+/* 4.1 verify re-hashes the store: read-only, a corrupted file is reported
+ * and left alone; with repair it is quarantined (moved out, no longer
+ * served) and its row becomes missing so it is fetched again; good files stay */
+static void report_kind(void *ctx, const char *kind, const char *sha1_hex, const char *path, const char *detail)
+{
+	char *last = ctx;
+
+	(void)sha1_hex;
+	(void)path;
+	(void)detail;
+	snprintf(last, 16, "%s", kind);
+}
+
 static void test_verify_quarantines_corruption(void **state)
 {
 	struct tsu *t = *state;
@@ -380,7 +392,7 @@ static void test_verify_quarantines_corruption(void **state)
 	struct wsus_file *good, *bad;
 	struct storage_verify_result r = { 0 };
 	struct storage_status s;
-	char path[512];
+	char path[512], kind[16] = "";
 	FILE *fp;
 
 	tsu_add_file(u, "good.cab", "good bytes", 10, 1);
@@ -397,36 +409,48 @@ static void test_verify_quarantines_corruption(void **state)
 	assert_int_equal(fputc('S', fp), 'S');
 	fclose(fp);
 
-	assert_int_equal(storage_content_verify(t->st, &r, NULL), 0);
+	/* Read-only: reported, nothing moved. */
+	assert_int_equal(storage_content_verify(t->st, 0, report_kind, kind, &r, NULL), 0);
+	assert_int_equal(r.checked, 2);
+	assert_int_equal(r.ok, 1);
+	assert_int_equal(r.corrupt, 1);
+	assert_int_equal(r.quarantined, 0);
+	assert_string_equal(kind, "corrupt");
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(quarantine_count(t), 0);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(storage_content_verify(t->st, 1, NULL, NULL, &r, NULL), 0);
 	assert_int_equal(r.checked, 2);
 	assert_int_equal(r.ok, 1);
 	assert_int_equal(r.quarantined, 1);
-	assert_int_equal(r.missing, 0);
+	assert_int_equal(r.missing, 1);
 	assert_int_not_equal(access(path, F_OK), 0);
 	assert_int_equal(storage_content_path(t->st, bad->sha1, path, sizeof(path)), -ENOENT);
 	assert_int_equal(storage_content_path(t->st, good->sha1, path, sizeof(path)), 0);
 	assert_int_equal(quarantine_count(t), 1);
 	assert_int_equal(storage_status_get(t->st, &s, NULL), 0);
-	assert_int_equal(s.files_quarantined, 1);
+	assert_int_equal(s.files_quarantined, 0);
+	assert_int_equal(s.files_missing, 1);
 	assert_int_equal(s.files_present, 1);
 
 	/* A second run finds nothing new. */
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(storage_content_verify(t->st, &r, NULL), 0);
+	assert_int_equal(storage_content_verify(t->st, 1, NULL, NULL, &r, NULL), 0);
 	assert_int_equal(r.checked, 1);
 	assert_int_equal(r.quarantined, 0);
 	wsus_update_free(u);
 }
 
-/* 4.2 a stored file that vanished is counted missing and its row says so; a
- * catalogue file never downloaded is missing too */
+/* 4.2 a stored file that vanished is reported lost; repair marks its row
+ * missing; a catalogue file never downloaded is missing too */
 static void test_verify_counts_missing(void **state)
 {
 	struct tsu *t = *state;
 	struct wsus_update *u = tsu_update(UID_A, 1, WSUS_UT_SOFTWARE, "<a/>");
 	struct wsus_file *kept, *lost;
 	struct storage_verify_result r = { 0 };
-	char path[512];
+	char path[512], kind[16] = "";
 
 	tsu_add_file(u, "kept.cab", "kept", 4, 0);
 	tsu_add_file(u, "lost.cab", "lost", 4, 0);
@@ -439,11 +463,61 @@ static void test_verify_counts_missing(void **state)
 	assert_int_equal(storage_content_path(t->st, lost->sha1, path, sizeof(path)), 0);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(storage_content_path(t->st, lost->sha1, path, sizeof(path)), -ENOENT);
-	assert_int_equal(storage_content_verify(t->st, &r, NULL), 0);
+	assert_int_equal(storage_content_verify(t->st, 0, report_kind, kind, &r, NULL), 0);
+	assert_int_equal(r.checked, 1);
+	assert_int_equal(r.lost, 1);
+	assert_int_equal(r.missing, 1);
+	assert_string_equal(kind, "lost");
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(storage_content_verify(t->st, 1, NULL, NULL, &r, NULL), 0);
 	assert_int_equal(r.checked, 1);
 	assert_int_equal(r.ok, 1);
+	assert_int_equal(r.lost, 1);
 	assert_int_equal(r.missing, 2);
 	assert_int_equal(r.quarantined, 0);
+	wsus_update_free(u);
+}
+
+/* 4.4 a payload quarantined on arrival stays quarantined while its
+ * quarantine file exists; once an admin deletes that file it is wanted again */
+static void test_requeue_after_quarantine_file_deleted(void **state)
+{
+	struct tsu *t = *state;
+	struct wsus_update *u = tsu_update(UID_A, 1, WSUS_UT_SOFTWARE, "<a/>");
+	struct wsus_file *f;
+	struct storage_status s;
+	struct err e = { 0 };
+	char src[512], qdir[512], qpath[1024];
+	struct dirent *de;
+	int64_t n = -1;
+	DIR *d;
+
+	tsu_add_file(u, "q.cab", "the real bytes", 14, 1);
+	f = &u->files[0];
+	tsu_put(t->st, u, NULL);
+	snprintf(src, sizeof(src), "%s/src.bin", t->dir);
+	tsu_write_file(src, "forged bytes!!", 14);
+	assert_int_equal(storage_content_import(t->st, src, f, &e), -EBADMSG);
+	assert_int_equal(storage_content_requeue(t->st, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(storage_status_get(t->st, &s, NULL), 0);
+	assert_int_equal(s.files_quarantined, 1);
+
+	snprintf(qdir, sizeof(qdir), "%s/quarantine", t->dir);
+	d = opendir(qdir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(qpath, sizeof(qpath), "%s/%s", qdir, de->d_name);
+		assert_int_equal(unlink(qpath), 0);
+	}
+	closedir(d);
+	assert_int_equal(storage_content_requeue(t->st, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(storage_status_get(t->st, &s, NULL), 0);
+	assert_int_equal(s.files_quarantined, 0);
+	assert_int_equal(s.files_missing, 1);
 	wsus_update_free(u);
 }
 
@@ -483,11 +557,11 @@ static void test_verify_adopts_and_ignores_orphans(void **state)
 	sqlite3_close(db);
 	assert_int_equal(storage_content_path(t->st, lag->sha1, path, sizeof(path)), -ENOENT);
 
-	assert_int_equal(storage_content_verify(t->st, &r, NULL), 0);
+	assert_int_equal(storage_content_verify(t->st, 1, NULL, NULL, &r, NULL), 0);
 	assert_int_equal(r.checked, 2);
 	assert_int_equal(r.ok, 1);
 	assert_int_equal(r.quarantined, 1);
-	assert_int_equal(r.missing, 0);
+	assert_int_equal(r.missing, 1);
 	assert_int_equal(storage_content_path(t->st, lag->sha1, path, sizeof(path)), 0);
 	assert_int_equal(storage_content_path(t->st, rot->sha1, path, sizeof(path)), -ENOENT);
 	assert_int_not_equal(access(rpath, F_OK), 0);
@@ -565,6 +639,7 @@ int main(void)
 		T(test_verify_quarantines_corruption),
 		T(test_verify_counts_missing),
 		T(test_verify_adopts_and_ignores_orphans),
+		T(test_requeue_after_quarantine_file_deleted),
 		T(test_content_dir_elsewhere),
 	};
 #undef T

@@ -668,6 +668,38 @@ static void test_schedule(void **state)
 		}
 }
 
+/* 4.4 [sync] window: open inside, closed outside, wrapping midnight, and
+ * how long until it opens (local time: the test runs in UTC) */
+static void test_window(void **state)
+{
+	static const struct { const char *window; int h, m, s; int open; int64_t opens_ms; } v[] = {
+		{ NULL, 12, 0, 0, 1, 0 },
+		{ "01:00-05:00", 1, 0, 0, 1, 0 },
+		{ "01:00-05:00", 4, 59, 59, 1, 0 },
+		{ "01:00-05:00", 5, 0, 0, 0, 20 * 3600 * 1000LL },
+		{ "01:00-05:00", 0, 59, 30, 0, 30 * 1000LL },
+		{ "22:00-06:00", 23, 30, 0, 1, 0 },
+		{ "22:00-06:00", 5, 59, 0, 1, 0 },
+		{ "22:00-06:00", 6, 0, 0, 0, 16 * 3600 * 1000LL },
+		{ "22:00-06:00", 21, 0, 0, 0, 3600 * 1000LL },
+	};
+	struct wsus_config cfg;
+
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		time_t t = (time_t)(20000 * 86400LL + v[i].h * 3600 + v[i].m * 60 + v[i].s);
+		int64_t opens = -1;
+
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.sy_window = (char *)v[i].window;
+		assert_int_equal(sync_window_open(&cfg, t, &opens), v[i].open);
+		if (opens != v[i].opens_ms)
+			fail_msg("case %zu: opens in %lld ms, want %lld", i, (long long)opens, (long long)v[i].opens_ms);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -682,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_deploy_parse),
 		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_window),
 	};
 
 	log_set_verbosity(LOG_ERR);
