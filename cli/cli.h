@@ -60,6 +60,12 @@ int cmd_computer(struct cli *c, int argc, char **argv);
 int cmd_report(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 int cmd_reset(struct cli *c, int argc, char **argv);
+int cmd_cleanup(struct cli *c, int argc, char **argv);
+/* cmd_cleanup.c: the cleanup pass once a day inside serve (a thread with
+ * its own storage handle; cfg must outlive it). */
+struct cli_cleanup_daily;
+int cli_cleanup_daily_start(const struct wsus_config *cfg, struct cli_cleanup_daily **out, struct err *e);
+void cli_cleanup_daily_stop(struct cli_cleanup_daily *d);
 /* cmd_verify.c: verify --repair (also `reset`). */
 int cli_verify_repair(struct cli *c);
 int cmd_serve(struct cli *c, int argc, char **argv);

@@ -65,6 +65,10 @@ static const struct cmd_help helps[] = {
 	  "  Re-hash the content store and list corrupt and lost payloads (read-only).\n"
 	  "  --repair quarantines what fails and fetches it (and quarantined payloads)\n"
 	  "  again from the upstream. --metadata re-checks the stored update documents.\n" },
+	{ "cleanup", "cleanup [--dry-run]",
+	  "  The cleanup wizard (also daily inside serve): remove expired computers and\n"
+	  "  unreferenced payloads, decline unneeded updates ([cleanup] decline_unneeded,\n"
+	  "  autonomous only), trim client events, compact the database. --dry-run lists.\n" },
 	{ "reset", "reset",
 	  "  As wsusutil reset: re-verify every payload, download again what fails.\n" },
 	{ "serve", "serve [--listen ADDR:PORT]",

@@ -6,7 +6,8 @@
  * see server_stop). The signals are
  * blocked in every thread and taken with sigwait here, so no work ever runs
  * in a signal handler. With [upstream] url set, the sync scheduler (sync/)
- * runs beside the front end (server/); the two only meet here.
+ * runs beside the front end (server/); the two only meet here. The cleanup
+ * pass (cmd_cleanup.c) runs once a day on a thread of its own.
  *
  * SIGHUP reloads (reload() below): the configuration file is read again;
  * the front end takes the new TLS certificate and key and client_cert_allow,
@@ -38,6 +39,7 @@ struct serve_state {
 	struct server *srv;
 	struct server_admin *admin;     /* NULL when off or its address was taken */
 	struct sync_scheduler *sched;
+	struct cli_cleanup_daily *cleanup;  /* the daily cleanup pass (cmd_cleanup.c) */
 	const struct wsus_config *run;  /* what the scheduler and admin run with */
 	struct wsus_config *kept[SERVE_MAX_RELOADS];
 	size_t n_kept;
@@ -144,6 +146,10 @@ static void reload(struct serve_state *ss)
 	ss->run = cfg;
 	if (cfg->up_url != NULL && sync_scheduler_start(cfg, &ss->sched, &e) < 0)
 		log_err("serve", "reload: the sync scheduler did not restart: %s", e.msg);
+	cli_cleanup_daily_stop(ss->cleanup);
+	ss->cleanup = NULL;
+	if (cli_cleanup_daily_start(cfg, &ss->cleanup, &e) < 0)
+		log_err("serve", "reload: the daily cleanup did not restart: %s", e.msg);
 	log_info("serve", "reloaded");
 	if (!c->verbosity_fixed)
 		log_set_verbosity(cfg->log_level);
@@ -207,6 +213,8 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 		server_stop(ss.srv);
 		return cli_fail("%s", e.msg);
 	}
+	if (cli_cleanup_daily_start(c->cfg, &ss.cleanup, &e) < 0)
+		log_warn("serve", "no daily cleanup: %s", e.msg);
 	cli_notify("READY=1\nSTATUS=serving");
 
 	for (;;) {
@@ -220,6 +228,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 	server_admin_stop(ss.admin);
 	log_info("server", "stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
 	sync_scheduler_stop(ss.sched);
+	cli_cleanup_daily_stop(ss.cleanup);
 	if (server_stop(ss.srv) > 0) {
 		/* an operation is still running and uses the configuration: end
 		 * the process here rather than free anything under it */

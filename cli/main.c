@@ -26,6 +26,7 @@ static const struct {
 	{ "report", cmd_report, 0 },
 	{ "verify", cmd_verify, 0 },
 	{ "reset", cmd_reset, 0 },
+	{ "cleanup", cmd_cleanup, 0 },
 	{ "serve", cmd_serve, 1 },
 	{ "sync", cmd_sync, 0 },
 	{ "pin", cmd_pin, 0 },

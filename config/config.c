@@ -127,6 +127,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ "sync", "window", CT_WINDOW, CF_OPTIONAL, 0, 0, NULL, F(sy_window) },
 	{ "sync", "progress_interval", CT_DURATION, 0, 1, DAY, "30", F(sy_progress_interval) },
 
+	{ "cleanup", "content_grace_days", CT_INT, 0, 0, 3650, "7", F(cu_content_grace_days) },
+	{ "cleanup", "decline_unneeded", CT_BOOL, 0, 0, 0, "false", F(cu_decline_unneeded) },
+
 	{ "admin", "listen", CT_LISTEN, CF_OPTIONAL, 0, 0, "127.0.0.1:8532", F(adm_listen) },
 	{ "admin", "client_cert_allow", CT_FINGERPRINTS, CF_OPTIONAL, 0, 0, NULL, F(adm_client_cert_allow) },
 

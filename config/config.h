@@ -80,6 +80,10 @@ struct wsus_config {
 	int64_t sy_max_download_rate; /* content bytes/s over all transfers, 0 = unlimited */
 	char *sy_window;              /* "HH:MM-HH:MM" local time content may be fetched, NULL = always */
 	int   sy_progress_interval;   /* seconds between content progress lines (default 30) */
+	/* [cleanup] */
+	int   cu_content_grace_days;  /* unreferenced payloads kept so many days before removal */
+	int   cu_decline_unneeded;    /* autonomous: decline superseded updates no computer needs, and
+	                                 expired ones (0 default) */
 
 
 	/* [admin] */

@@ -1057,6 +1057,34 @@ struct storage_maint_result {
 int storage_maintain(struct storage *st, const struct storage_maint_policy *p, struct storage_maint_result *out,
 		     struct err *e);
 
+/*---- storage_cleanup.c: the cleanup wizard ----*/
+
+struct storage_cleanup_policy {
+	int64_t now_ms;
+	int     dry_run;             /* report what would go, change nothing */
+	int64_t computer_before_ms;  /* computers registered here, last seen before it, go; 0 = keep */
+	int64_t content_grace_ms;    /* unreferenced payloads older than this go */
+	int     decline_unneeded;    /* decline superseded updates no computer needs, and expired ones */
+	int64_t event_before_ms;     /* events received before it go */
+	int64_t event_max_bytes;     /* the event store's ceiling (storage_maintain) */
+	int     vacuum;              /* VACUUM when over a quarter of the pages are free */
+};
+struct storage_cleanup_result {
+	int64_t computers;
+	int64_t files, file_bytes;   /* unreferenced payloads removed */
+	int64_t files_in_grace;      /* unreferenced, kept until the grace period passes */
+	int64_t declined_superseded, declined_expired;
+	int64_t events;
+	int64_t db_bytes_before, db_bytes_after;
+	int     vacuumed;
+};
+/* Each thing removed (or, dry run, to be removed): what ("computer",
+ * "payload", "superseded", "expired"), its id and one line about it. */
+typedef void (*storage_cleanup_fn)(void *ctx, const char *what, const char *id, const char *detail);
+/* One cleanup pass, in short transactions (call outside any); out may be NULL. */
+int storage_cleanup(struct storage *st, const struct storage_cleanup_policy *p, storage_cleanup_fn fn, void *ctx,
+		    struct storage_cleanup_result *out, struct err *e);
+
 /* Client reports at a glance (computers registered directly with us). */
 struct storage_report_summary {
 	int64_t computers;           /* registered */

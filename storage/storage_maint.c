@@ -2,8 +2,9 @@
  * storage_maint.c -- keeping what clients leave behind bounded: events by
  * age, count and bytes, the per-day usage rows of the report quotas, and
  * directly registered computers that stopped talking to us. `serve` runs
- * storage_maintain from its event writer (hourly); a cleanup command can
- * call it the same way.
+ * storage_maintain from its event writer (hourly); storage_cleanup
+ * (storage_cleanup.c, the `cleanup` command and serve's daily pass) calls it
+ * for the event log.
  *
  * Design notes:
  * (1) Every step deletes in chunks of MAINT_CHUNK rows, each chunk its own

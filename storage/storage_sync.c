@@ -1019,14 +1019,18 @@ int storage_sync_provenance(struct storage *st,
 /* Missing payloads of the catalogue, and quarantined ones whose last failure
  * is old enough to try again; with approved_only, only payloads of updates
  * approved for install (directly or through a bundle). PSF (Express) files
- * are left out: this server does not host them (ServerHostsPsfFiles). */
+ * are left out: this server does not host them (ServerHostsPsfFiles). Only
+ * payloads the latest revision of an update lists are wanted: what only
+ * older revisions list is what cleanup removes (storage_cleanup.c note 1). */
 static const char SQL_FILES_WANTED[] =
 	"SELECT f.sha1, f.sha256, f.size, f.file_name, f.patching_type, f.mu_url FROM file f"
 	" WHERE (f.state = 'missing' OR (f.state = 'quarantined' AND"
 	"        coalesce((SELECT max(q.time) FROM quarantine q WHERE q.sha1 = f.sha1), 0) < ?2))"
 	"   AND coalesce(f.patching_type, '') NOT IN ('Express', 'express')"
 	"   AND EXISTS (SELECT 1 FROM revision_file rf JOIN revision r ON r.revision_id = rf.revision_id"
-	"     WHERE rf.sha1 = f.sha1 AND (?1 = 0"
+	"     WHERE rf.sha1 = f.sha1 AND r.revision_number = (SELECT max(l.revision_number) FROM revision l"
+	"                                                     WHERE l.update_id = r.update_id)"
+	"       AND (?1 = 0"
 	"       OR EXISTS (SELECT 1 FROM deployment d WHERE d.update_id = r.update_id AND d.dead = 0"
 	"                  AND d.action = 'install')"
 	"       OR EXISTS (SELECT 1 FROM bundle b JOIN revision p ON p.revision_id = b.revision_id"

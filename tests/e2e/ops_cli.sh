@@ -21,7 +21,7 @@ contains "help sync describes sync" "$T/h" 'usage: wsus-replica .*sync'
 "$W" --version > "$T/v" 2>&1; equals "--version exits 0" $? 0
 contains "--version has version and git revision" "$T/v" '^wsus-replica [0-9]+\.[0-9]+\.[0-9]+ \(git [0-9a-f]+'
 contains "--version has library versions" "$T/v" 'sqlite 3\.[0-9.]+, libcurl [0-9.]+, libmicrohttpd [0-9.]+, gnutls'
-for cmd in import approve decline group catalog status verify reset serve sync pin scan migrate backup export import-bundle help; do
+for cmd in import approve decline group catalog status verify reset cleanup serve sync pin scan migrate backup export import-bundle help; do
   "$W" $cmd --help > "$T/ch" 2>&1; rc=$?
   equals "$cmd --help exits 0" $rc 0
   contains "$cmd --help shows its synopsis" "$T/ch" "^usage: wsus-replica .*$cmd"

@@ -250,6 +250,7 @@ static void test_good_values_normalised(void **state)
 		{ "[sync]\nwindow = 22:00-06:00\n", "[sync] window = 22:00-06:00\n" },
 		{ "[sync]\nmax_download_rate = 2M\n", "[sync] max_download_rate = 2097152\n" },
 		{ "[sync]\nprogress_interval = 1\n", "[sync] progress_interval = 1\n" },
+		{ "[cleanup]\ncontent_grace_days = 0\n", "[cleanup] content_grace_days = 0\n" },
 		{ "[sync]\ninterval = 6H\n", "[sync] interval = 21600\n" },
 		{ "[sync]\ninterval = 90m\n", "[sync] interval = 5400\n" },
 		{ "[sync]\ninterval = 3600\n", "[sync] interval = 3600\n" },
@@ -531,6 +532,8 @@ static void test_bad_files_named_precisely(void **state)
 		{ "[sync]\nwindow = 06:00 - 07:00\n", "bad.conf:2: [sync] window: expected HH:MM-HH:MM" },
 		{ "[sync]\nmax_download_rate = -1\n", "bad.conf:2: [sync] max_download_rate: -1 bytes is out of range" },
 		{ "[sync]\nprogress_interval = 0\n", "bad.conf:2: [sync] progress_interval: 0 seconds is out of range" },
+		{ "[cleanup]\ncontent_grace_days = 4000\n", "bad.conf:2: [cleanup] content_grace_days: 4000 is out of range" },
+		{ "[cleanup]\ndecline_unneeded = maybe\n", "bad.conf:2: [cleanup] decline_unneeded:" },
 	};
 
 	(void)state;
@@ -713,7 +716,7 @@ static void test_example_documents_every_key(void **state)
 static void test_dump_one_line_per_key_grouped(void **state)
 {
 	char *dump = default_dump(), *line, *save = NULL;
-	char seen[8][32], prev[32] = "";
+	char seen[9][32], prev[32] = "";
 	size_t n_seen = 0, lines = 0;
 
 	(void)state;
@@ -735,11 +738,11 @@ static void test_dump_one_line_per_key_grouped(void **state)
 			if (strcmp(seen[i], section) == 0)
 				fail_msg("section [%s] appears in two blocks", section);
 		}
-		assert_true(n_seen < 8);
+		assert_true(n_seen < 9);
 		snprintf(seen[n_seen++], 32, "%s", section);
 		snprintf(prev, sizeof(prev), "%s", section);
 	}
-	assert_int_equal(n_seen, 8);
+	assert_int_equal(n_seen, 9);
 	assert_true(lines >= 30);
 	free(dump);
 }
