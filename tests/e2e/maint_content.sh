@@ -10,7 +10,9 @@
 #     database bytes do not change), lists it and fails; verify --repair
 #     quarantines it and fetches it again at once, and t2 serves the good
 #     bytes; `reset` then finds everything in order.
-#  4. verify -d on a missing data dir fails with one line and creates nothing.
+#  4. a payload quarantined on arrival is fetched by the next sync once its
+#     quarantine file was deleted (not before: status says 1 quarantined).
+#  5. verify -d on a missing data dir fails with one line and creates nothing.
 . "$(dirname "$0")/hier_lib.sh"
 export TZ=UTC
 
@@ -87,7 +89,25 @@ w t2 reset > "$T/r.out" 2> "$T/r.err"; rc=$?
 equals "reset succeeds on a whole store" "$rc" 0
 contains "  and re-verified every payload" "$T/r.out" "verified $FILES payloads: $FILES good, 0 quarantined, 0 lost"
 
-# 4. A missing data dir.
+# 4. A payload quarantined on arrival: the next sync leaves it while its
+# quarantine file is there (tried again a day later), fetches it once an admin
+# deleted that file, and status stops counting it.
+Q=$(snap_content t2 | sed -n 2p); Q=${Q#./}; QHEX=$(basename "$Q"); QHEX=${QHEX%%.*}
+NOW=$(date +%s%3N)
+mv "$T/t2.d/content/$Q" "$T/t2.d/quarantine/$QHEX.$NOW"
+q t2 "UPDATE file SET state = 'quarantined' WHERE sha1 = x'$QHEX';
+      INSERT INTO quarantine(sha1, path, reason, time) VALUES (x'$QHEX', '$T/t2.d/quarantine/$QHEX.$NOW', 'test', $NOW)"
+check "t2 syncs with a payload in quarantine" sync_tier t2 q1
+w t2 -q status --json > "$T/st.json"
+equals "  it stays quarantined while its quarantine file is there" "$(json_num "$T/st.json" quarantined)" 1
+rm "$T/t2.d/quarantine/$QHEX.$NOW"
+check "t2 syncs after the quarantine file was deleted" sync_tier t2 q2
+contains "  and fetches the payload again" "$T/t2.q2.out" "content: 1 of 1 payloads fetched"
+w t2 -q status --json > "$T/st.json"
+equals "  status no longer counts it quarantined" "$(json_num "$T/st.json" quarantined)" 0
+check "  it is in the store again" test -e "$T/t2.d/content/$Q"
+
+# 5. A missing data dir.
 "$W" -q -d "$T/nonexistent" verify > "$T/v3.out" 2> "$T/v3.err"; rc=$?
 equals "verify on a missing data dir fails" "$rc" 1
 equals "  with one line" "$(wc -l < "$T/v3.err")" 1
