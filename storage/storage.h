@@ -452,7 +452,8 @@ struct storage_dss_row {
 	int64_t computers;                 /* computers rolled up with it as parent */
 	char    summary[1536];             /* its ServerSummary as JSON ("" none) */
 };
-/* Every downstream server, direct children first, then by FQDN. */
+/* Every downstream server, parents before children (direct children
+ * first), then by FQDN. */
 int storage_dss_foreach(struct storage *st, int (*fn)(const struct storage_dss_row *d, void *ctx),
 			void *ctx, struct err *e);
 

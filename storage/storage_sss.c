@@ -800,12 +800,21 @@ int storage_dss_activity_add(struct storage *st, const char *server_id, const ch
 	return rc;
 }
 
+/* Parents before children at any depth (MS-WSUSSS 3.2.4.5 step 2.2: the
+ * rollup MUST send them so): depth from the servers with no known parent,
+ * bounded (the table comes from the network and could hold a cycle, whose
+ * members go last). */
 static const char SQL_DSS_ALL[] =
-	"SELECT d.server_id, coalesce(d.parent_server_id, ''), d.fqdn, d.address, d.version,"
+	"WITH RECURSIVE tree(id, depth) AS (SELECT server_id, 0 FROM dss WHERE parent_server_id IS NULL"
+	"  OR parent_server_id NOT IN (SELECT server_id FROM dss)"
+	"  UNION SELECT x.server_id, tree.depth + 1 FROM dss x JOIN tree ON x.parent_server_id = tree.id"
+	"  WHERE tree.depth < 32)"
+	" SELECT d.server_id, coalesce(d.parent_server_id, ''), d.fqdn, d.address, d.version,"
 	" d.protocol_version, d.cert_sha256, d.is_replica, d.first_seen, d.last_auth_time,"
 	" d.last_seen, d.last_sync_time, d.last_rollup_time,"
 	" (SELECT count(*) FROM computer c WHERE c.parent_server_id = d.server_id), d.summary"
-	" FROM dss d ORDER BY d.parent_server_id IS NOT NULL, d.fqdn, d.server_id";
+	" FROM dss d LEFT JOIN (SELECT id, min(depth) AS depth FROM tree GROUP BY id) t ON t.id = d.server_id"
+	" ORDER BY coalesce(t.depth, 99), d.fqdn, d.server_id";
 
 struct dss_walk {
 	int (*fn)(const struct storage_dss_row *d, void *ctx);

@@ -480,6 +480,44 @@ static void test_views_at_top(void **state)
 	free(row);
 }
 
+static int collect_dss(const struct storage_dss_row *d, void *ctx)
+{
+	struct seen *s = ctx;
+
+	assert_true(s->n < 8);
+	snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", d->fqdn);
+	return 0;
+}
+
+/* 8. Servers go parents first at any depth (3.2.4.5 step 2.2), even when
+ * a grandchild's name sorts before its parent's. */
+static void test_dss_order(void **state)
+{
+	struct chain *ch = *state;
+	struct storage *st = ch->t[0].x->st;
+	static const struct { const char *id, *parent, *fqdn; } rows[] = {
+		{ "cccccccc-0000-4000-8000-000000000003", "bbbbbbbb-0000-4000-8000-000000000002", "a-grandchild" },
+		{ "bbbbbbbb-0000-4000-8000-000000000002", "aaaaaaaa-0000-4000-8000-000000000001", "m-child" },
+		{ "aaaaaaaa-0000-4000-8000-000000000001", "", "z-direct" },
+	};
+	struct seen s = { 0 };
+	struct err e = { 0 };
+
+	for (size_t i = 0; i < 3; i++) {
+		struct storage_dss_rollup r = { .fqdn = rows[i].fqdn, .last_sync_ms = INT64_MIN, .last_rollup_ms = 1 };
+		int applied = 0;
+
+		snprintf(r.server_id, sizeof(r.server_id), "%s", rows[i].id);
+		snprintf(r.parent_id, sizeof(r.parent_id), "%s", rows[i].parent);
+		assert_int_equal(storage_dss_rollup(st, &r, &applied, &e), 0);
+	}
+	assert_int_equal(storage_dss_foreach(st, collect_dss, &s, &e), 0);
+	/* tier 1 (authorised in setup, direct) and z-direct first, then the child, then the grandchild */
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.ids[2], "m-child");
+	assert_string_equal(s.ids[3], "a-grandchild");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +528,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_detailed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_views_at_top, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dss_order, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
