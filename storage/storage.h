@@ -530,8 +530,8 @@ struct storage_rollup_out {
 	char    info_sent[STORAGE_ROLLUP_FP_MAX];     /* fingerprints the upstream last accepted */
 	char    details_sent[STORAGE_ROLLUP_FP_MAX];
 	int     sent_number;                          /* LastSentStatusRollupNumber */
-	int64_t status_time;                          /* LastStatusRollupTime, INT64_MIN = full next */
-	int64_t newest_status_ms;                     /* newest LastChangeTime of its statuses, INT64_MIN none */
+	int64_t status_time;                          /* the status watermark, INT64_MIN = full next */
+	int64_t newest_status_ms;                     /* newest changed_at of its statuses, INT64_MIN none */
 };
 /* Every computer (ours and rolled up), by ComputerId. */
 int storage_rollup_computers(struct storage *st, int (*fn)(const struct storage_rollup_out *c, void *ctx),
@@ -544,15 +544,17 @@ int storage_rollup_computer_sent(struct storage *st, const char *computer_id, co
  * makes its Details go again. */
 int storage_rollup_computer_changed(struct storage *st, const char *computer_id, int deleted,
 				    struct err *e);
-/* A computer's status rows changed after since_ms (INT64_MIN: all), status
- * as the Update Status table holds it (0..6). */
+/* A computer's status rows that changed here after since_ms (INT64_MIN:
+ * all), status as the Update Status table holds it (0..6), last_change_ms
+ * the reported LastChangeTime, changed_ms when it changed here (our clock). */
 int storage_rollup_status_rows(struct storage *st, const char *computer_id, int64_t since_ms,
-			       int (*fn)(const char *update_id, int status, int64_t last_change_ms, void *ctx),
+			       int (*fn)(const char *update_id, int status, int64_t last_change_ms,
+					 int64_t changed_ms, void *ctx),
 			       void *ctx, struct err *e);
 /* GetOutOfSyncComputers named it: its next status rollup is a full one. */
 int storage_rollup_status_full(struct storage *st, const char *computer_id, struct err *e);
 /* RollupComputerStatus was accepted: the rollup number sent and the newest
- * LastChangeTime in it become the computer's. */
+ * changed_at in it (the watermark) become the computer's. */
 int storage_rollup_status_sent(struct storage *st, const char *computer_id, int number,
 			       int64_t newest_ms, struct err *e);
 

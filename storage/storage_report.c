@@ -63,9 +63,11 @@ static const char SQL_COMPUTER_REPORTED[] =
 	" ELSE last_status_time END"
 	" WHERE computer_id = ?1 AND parent_server_id IS NULL";
 static const char SQL_STATUS_UPSERT[] =
-	"INSERT INTO update_status(computer_id, update_id, status, last_change_time)"
-	" VALUES (?1, ?2, ?3, ?4) ON CONFLICT (computer_id, update_id) DO UPDATE SET"
-	" status = excluded.status, last_change_time = excluded.last_change_time"
+	"INSERT INTO update_status(computer_id, update_id, status, last_change_time, changed_at)"
+	" VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (computer_id, update_id) DO UPDATE SET"
+	" status = excluded.status, last_change_time = excluded.last_change_time,"
+	" changed_at = CASE WHEN excluded.status <> update_status.status THEN excluded.changed_at"
+	"  ELSE update_status.changed_at END"
 	" WHERE excluded.last_change_time >= update_status.last_change_time";
 static const char SQL_STATUS_FORGET[] =
 	"DELETE FROM update_status WHERE computer_id = ?1 AND update_id = ?2 AND last_change_time <= ?3";
@@ -180,6 +182,7 @@ static int apply_state(struct storage *st, const char *computer, const struct st
 	} else {
 		sqlite3_bind_int(s, 3, x->status);
 		sqlite3_bind_int64(s, 4, when);
+		sqlite3_bind_int64(s, 5, wsus_now_ms());   /* changed_at: our clock (migration 9) */
 	}
 	rc = st_step_done(st, s, "update status", e);
 	st_stmt_done(s);

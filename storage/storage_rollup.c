@@ -5,7 +5,9 @@
  * The rollup is incremental: a computer goes again only when its
  * attributes or Details differ from the fingerprint stored when the
  * upstream last accepted them, and its statuses only when they changed
- * after its LastStatusRollupTime (the watermark). A new upstream, or a new
+ * after its watermark (the newest changed_at the upstream accepted: our
+ * clock, migration 9; MS-WSUSSS calls it LastStatusRollupTime and compares
+ * LastChangeTime, which is the client's). A new upstream, or a new
  * RollupResetGuid from it, clears all of that so everything goes in full.
  * Also the ServerSummary counters that come from the Update Status table.
  */
@@ -94,7 +96,7 @@ static const char SQL_COMPUTERS[] =
 	" CASE WHEN c.parent_server_id IS NULL THEN coalesce(c.group_id, '') ELSE coalesce(c.target_group_ids, '') END,"
 	" coalesce(c.requested_groups, ''), coalesce(c.rollup_info_sent, ''), coalesce(c.rollup_details_sent, ''),"
 	" c.rollup_sent_number, c.rollup_status_time,"
-	" (SELECT max(u.last_change_time) FROM update_status u WHERE u.computer_id = c.computer_id)"
+	" (SELECT max(u.changed_at) FROM update_status u WHERE u.computer_id = c.computer_id)"
 	" FROM computer c ORDER BY c.computer_id";
 
 static void computer_row(sqlite3_stmt *s, struct storage_rollup_out *c)
@@ -204,11 +206,12 @@ int storage_rollup_computer_changed(struct storage *st, const char *computer_id,
 /*---- Statuses ----*/
 
 static const char SQL_STATUS_ROWS[] =
-	"SELECT update_id, status, last_change_time FROM update_status WHERE computer_id = ?1"
-	" AND (?2 IS NULL OR last_change_time > ?2) ORDER BY update_id";
+	"SELECT update_id, status, last_change_time, changed_at FROM update_status WHERE computer_id = ?1"
+	" AND (?2 IS NULL OR changed_at > ?2) ORDER BY update_id";
 
 int storage_rollup_status_rows(struct storage *st, const char *computer_id, int64_t since_ms,
-			       int (*fn)(const char *update_id, int status, int64_t last_change_ms, void *ctx),
+			       int (*fn)(const char *update_id, int status, int64_t last_change_ms,
+					 int64_t changed_ms, void *ctx),
 			       void *ctx, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
@@ -223,7 +226,7 @@ int storage_rollup_status_rows(struct storage *st, const char *computer_id, int6
 		sqlite3_bind_int64(s, 2, since_ms);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int r = fn((const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
-			   sqlite3_column_int64(s, 2), ctx);
+			   sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3), ctx);
 
 		if (r != 0) {
 			sqlite3_finalize(s);

@@ -448,12 +448,27 @@ static const char MIGRATION_7[] =
  * of the ComputerRollupInfo attributes and one of its Details; NULL = never
  * sent, so sent in full), LastSentStatusRollupNumber, and
  * LastStatusRollupTime, the newest LastChangeTime the upstream has (the
- * status watermark; NULL = the next status rollup is a full one). */
+ * status watermark, on our clock from migration 9; NULL = the next status rollup is a full one). */
 static const char MIGRATION_8[] =
 	"ALTER TABLE computer ADD COLUMN rollup_info_sent TEXT;"
 	"ALTER TABLE computer ADD COLUMN rollup_details_sent TEXT;"
 	"ALTER TABLE computer ADD COLUMN rollup_sent_number INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE computer ADD COLUMN rollup_status_time INTEGER;";
+
+/* Version 9: the rollup watermark on our clock. changed_at is when a
+ * status row last changed value here (server time; LastChangeTime stays the
+ * client's, which may run behind or arrive out of order), so a state a
+ * client reports late still goes with the next incremental rollup. A row
+ * that goes (uninstalled, dropped by a snapshot, a downstream's full
+ * rollup) makes the computer's next status rollup a full one, which is how
+ * the upstream learns of it. */
+static const char MIGRATION_9[] =
+	"ALTER TABLE update_status ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE update_status SET changed_at = last_change_time;"
+	"CREATE TRIGGER update_status_gone AFTER DELETE ON update_status BEGIN"
+	"  UPDATE computer SET rollup_status_time = NULL WHERE computer_id = old.computer_id"
+	"   AND rollup_status_time IS NOT NULL;"
+	" END;";
 
 /* A migration is SQL, a step in C, or both (SQL first), in one transaction. */
 struct migration {
@@ -470,6 +485,7 @@ static const struct migration migrations[] = {
 	{ MIGRATION_6, NULL },
 	{ MIGRATION_7, NULL },
 	{ MIGRATION_8, NULL },
+	{ MIGRATION_9, NULL },
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

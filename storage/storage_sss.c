@@ -1037,10 +1037,12 @@ static const char SQL_STATUS_MARK[] =
 	" WHERE computer_id = ?1";
 static const char SQL_STATUS_CLEAR[] = "DELETE FROM update_status WHERE computer_id = ?1";
 static const char SQL_STATUS_UPSERT[] =
-	"INSERT INTO update_status(computer_id, update_id, status, last_change_time)"
-	" VALUES (?1, ?2, ?3, ?4)"
+	"INSERT INTO update_status(computer_id, update_id, status, last_change_time, changed_at)"
+	" VALUES (?1, ?2, ?3, ?4, ?5)"
 	" ON CONFLICT(computer_id, update_id) DO UPDATE SET status = excluded.status,"
-	"  last_change_time = excluded.last_change_time"
+	"  last_change_time = excluded.last_change_time,"
+	"  changed_at = CASE WHEN excluded.status <> update_status.status THEN excluded.changed_at"
+	"   ELSE update_status.changed_at END"
 	" WHERE excluded.last_change_time >= update_status.last_change_time";
 
 static int status_rows(struct storage *st, const char *computer_id, int rollup, int64_t detection,
@@ -1081,6 +1083,7 @@ static int status_rows(struct storage *st, const char *computer_id, int rollup, 
 		sqlite3_bind_text(s, 2, uid, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(s, 3, items[i].status);
 		sqlite3_bind_int64(s, 4, items[i].last_change_ms);
+		sqlite3_bind_int64(s, 5, wsus_now_ms());
 		rc = st_step_done(st, s, "store update status", e);
 	}
 	sqlite3_finalize(s);

@@ -5,7 +5,7 @@
  * that the upstream has not seen as they are now (Details only when they
  * changed), then GetOutOfSyncComputers for the computers about to get an
  * incremental status rollup, then RollupComputerStatus with the statuses
- * that changed after each computer's watermark (all of them, IsFullRollup,
+ * that changed here after each computer's watermark (all of them, IsFullRollup,
  * for a computer never rolled up or named out of sync). What the upstream
  * accepted is recorded batch by batch (storage_rollup.c), so a rollup with
  * nothing new sends none of these three operations. A busy answer (FALSE)
@@ -30,7 +30,7 @@ struct pend {
 	int     number;                   /* the RollupNumber sent */
 	int     sent_number;              /* LastSentStatusRollupNumber */
 	int64_t since;                    /* status watermark, INT64_MIN = full */
-	int64_t newest;                   /* newest LastChangeTime sent */
+	int64_t newest;                   /* newest changed_at sent: the next watermark */
 	int64_t detection;                /* EffectiveLastDetectionTime */
 	int     done;
 };
@@ -487,7 +487,8 @@ static int status_to_wire(int s)
 	return s == 0 ? 1 : s == 1 ? 0 : s;
 }
 
-static int each_status(const char *update_id, int status, int64_t last_change_ms, void *ctx)
+static int each_status(const char *update_id, int status, int64_t last_change_ms, int64_t changed_ms,
+		       void *ctx)
 {
 	struct status_xml *x = ctx;
 	char guid[WSUS_GUID_LEN], t[40];
@@ -495,8 +496,8 @@ static int each_status(const char *update_id, int status, int64_t last_change_ms
 	if (wsus_guid_normalize(update_id, guid) < 0 || status < 0 || status > 6)
 		return 0;
 	time_text(last_change_ms, t);
-	if (last_change_ms > x->newest)
-		x->newest = last_change_ms;
+	if (changed_ms > x->newest)
+		x->newest = changed_ms;
 	x->n++;
 	return wsus_buf_printf(x->b, "<ComputerStatusRollupUpdateStatus><UpdateId>%s</UpdateId>"
 			       "<SummarizationState>%d</SummarizationState><LastChangeTime>%s</LastChangeTime>"

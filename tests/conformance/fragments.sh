@@ -75,6 +75,9 @@ db.execute("ALTER TABLE revision DROP COLUMN xml_sha256")
 db.execute("ALTER TABLE sync_stage DROP COLUMN provenance")
 # nor what migration 7 (sync run payload bytes) added
 db.execute("ALTER TABLE sync_history DROP COLUMN content_bytes")
+# nor what migration 9 (the rollup watermark on our clock) added
+db.execute("DROP TRIGGER update_status_gone")
+db.execute("ALTER TABLE update_status DROP COLUMN changed_at")
 # nor what migration 8 (the incremental rollup) added
 for col in ("rollup_info_sent", "rollup_details_sent", "rollup_sent_number", "rollup_status_time"):
     db.execute("ALTER TABLE computer DROP COLUMN " + col)

@@ -132,6 +132,9 @@ static void make_old_release(struct fixture *f)
 	tsu_sql_exec(db, "ALTER TABLE sync_stage DROP COLUMN provenance");
 	/* nor what migration 7 (sync run payload bytes) added */
 	tsu_sql_exec(db, "ALTER TABLE sync_history DROP COLUMN content_bytes");
+	/* nor what migration 9 (the rollup watermark on our clock) added */
+	tsu_sql_exec(db, "DROP TRIGGER update_status_gone");
+	tsu_sql_exec(db, "ALTER TABLE update_status DROP COLUMN changed_at");
 	/* nor what migration 8 (the incremental rollup) added */
 	tsu_sql_exec(db, "ALTER TABLE computer DROP COLUMN rollup_info_sent");
 	tsu_sql_exec(db, "ALTER TABLE computer DROP COLUMN rollup_details_sent");

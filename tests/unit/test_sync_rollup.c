@@ -9,7 +9,8 @@
  * states and real summary counts; a rollup with nothing new sends no
  * computer or status operation; a change goes as a delta after an
  * out-of-sync check; a computer the upstream names out of sync, or a new
- * RollupResetGuid, gets a full rollup. The admin views of tier 0 see
+ * RollupResetGuid, gets a full rollup; the watermark is our clock, and a
+ * state that goes makes a full rollup. The admin views of tier 0 see
  * tier 2's computers.
  */
 #include <errno.h>
@@ -389,6 +390,41 @@ static void test_not_detailed(void **state)
 	assert_int_equal(count_ops(t2, "RollupDownstreamServers"), 1);
 }
 
+/* 9. The watermark is our clock: a state a client reports late (an older
+ * TimeAtTarget than what went before) still goes; the same state reported
+ * again sends no status; a state that no longer holds makes the next
+ * status rollup a full one, so the upstream drops it too. */
+static void test_watermark(void **state)
+{
+	struct chain *ch = *state;
+	struct tier *t2 = &ch->t[2];
+	struct storage *st = t2->x->st;
+	int64_t now = wsus_now_ms();
+	const char *r;
+	char *v;
+
+	seed(ch);
+	rollup(t2);
+	report(st, "pc-needs", U3, 2, now - 3600000);
+	rollup(t2);
+	r = last_req(t2, "RollupComputerStatus");
+	assert_non_null(r);
+	assert_non_null(strstr(r, U3));
+	assert_non_null(strstr(r, "<IsFullRollup>false</IsFullRollup>"));
+	report(st, "pc-fails", U1, 4, now);           /* the state it already had */
+	rollup(t2);
+	assert_int_equal(count_ops(t2, "RollupComputers"), 1);   /* its last report time moved */
+	assert_int_equal(count_ops(t2, "RollupComputerStatus"), 0);
+	report(st, "pc-fails", U2, -1, now + 1000);   /* uninstalled: the failure no longer holds */
+	rollup(t2);
+	r = last_req(t2, "RollupComputerStatus");
+	assert_non_null(r);
+	assert_non_null(strstr(r, "<IsFullRollup>true</IsFullRollup>"));
+	v = status_of(ch->t[1].x, "pc-fails");
+	assert_string_equal(v, U1 "=4");
+	free(v);
+}
+
 struct seen {
 	char ids[8][64];
 	char parents[8][WSUS_GUID_LEN];
@@ -529,6 +565,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_detailed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_views_at_top, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dss_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watermark, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
