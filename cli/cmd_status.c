@@ -299,6 +299,7 @@ static int print_origins(struct storage *st, int json, struct err *e)
 struct signer_out {
 	int  json, n;
 	char fp[65], exporter[WSUS_GUID_LEN], sequence[24], anchor[24];
+	int  pending;                    /* its payloads are not all stored */
 };
 
 static void signer_flush(struct signer_out *o)
@@ -310,16 +311,18 @@ static void signer_flush(struct signer_out *o)
 		cli_json_str(stdout, o->fp);
 		printf(", \"exporter\": ");
 		cli_json_str(stdout, o->exporter);
-		printf(", \"sequence\": %s, \"anchor\": %s}", o->sequence[0] ? o->sequence : "0",
-		       o->anchor[0] ? o->anchor : "0");
+		printf(", \"sequence\": %s, \"anchor\": %s, \"payloads_pending\": %s}", o->sequence[0] ? o->sequence : "0",
+		       o->anchor[0] ? o->anchor : "0", o->pending ? "true" : "false");
 	} else {
-		printf("  key %s: server %s, sequence %s, anchor %s (its next export: --since %s)\n", o->fp,
+		printf("  key %s: server %s, sequence %s, anchor %s (its next export: --since %s)%s\n", o->fp,
 		       o->exporter[0] ? o->exporter : "?", o->sequence[0] ? o->sequence : "?",
-		       o->anchor[0] ? o->anchor : "?", o->anchor[0] ? o->anchor : "0");
+		       o->anchor[0] ? o->anchor : "?", o->anchor[0] ? o->anchor : "0",
+		       o->pending ? "; payloads pending: import the same bundle again" : "");
 	}
 	o->n++;
 	memset(o->fp, 0, sizeof(o->fp));
 	o->exporter[0] = o->sequence[0] = o->anchor[0] = '\0';
+	o->pending = 0;
 }
 
 static int signer_row(const char *key, const char *value, void *ctx)
@@ -339,6 +342,8 @@ static int signer_row(const char *key, const char *value, void *ctx)
 		snprintf(o->sequence, sizeof(o->sequence), "%s", value);
 	else if (strcmp(dot + 1, "anchor") == 0)
 		snprintf(o->anchor, sizeof(o->anchor), "%s", value);
+	else if (strcmp(dot + 1, "content") == 0)
+		o->pending = strcmp(value, "pending") == 0;
 	return 0;
 }
 

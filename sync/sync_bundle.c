@@ -31,6 +31,10 @@
  *     applies GetDeployments ([upstream] mode = replica, the default);
  *     in autonomous mode only the catalogue is taken. A replica with an
  *     upstream configured refuses bundles: its metadata comes from there.
+ * (6) Payloads are stored after the publishing transaction, each on its
+ *     own. Until all of them are, the signer's state says "content pending"
+ *     and the same bundle (same sequence) is accepted once more: publishing
+ *     it again changes nothing, and its missing payloads are stored.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -168,6 +172,26 @@ static int state_u64(struct storage *st, const char *fp, const char *what, uint6
 	return 0;
 }
 
+/* The payloads of the last imported bundle of fp were not all stored. */
+static int content_pending(struct storage *st, const char *fp)
+{
+	char key[160], *val = NULL;
+	int pending;
+
+	state_key(key, sizeof(key), fp, "content");
+	pending = storage_state_get(st, key, &val) == 0 && strcmp(val, "pending") == 0;
+	free(val);
+	return pending;
+}
+
+static int set_content_state(struct storage *st, const char *fp, const char *state, struct err *e)
+{
+	char key[160];
+
+	state_key(key, sizeof(key), fp, "content");
+	return storage_state_set(st, key, state, e);
+}
+
 static int check_replay(struct bundle_run *b, struct err *e)
 {
 	const struct wsus_bundle_info *in = wsus_bundle_info(b->r);
@@ -177,6 +201,11 @@ static int check_replay(struct bundle_run *b, struct err *e)
 	int had = state_u64(b->c.st, fp, "sequence", &last) == 0;
 	int same;
 
+	if (had && in->sequence == last && content_pending(b->c.st, fp)) {
+		/* design note 6: the same bundle again finishes its payloads */
+		log_info("sync", "bundle sequence %" PRIu64 " again: its payloads were not all stored", last);
+		return 0;
+	}
 	if (had && in->sequence <= last)
 		return err_set(e, -EALREADY, "bundle sequence %" PRIu64 " is not newer than the last one imported from"
 			       " signer %s (%" PRIu64 "): replayed or older bundle refused", in->sequence, fp, last);
@@ -234,6 +263,8 @@ static int save_bundle_state(struct sync_ctx *c, struct err *e)
 	wsus_time_iso(wsus_now_ms(), now);
 	if (rc == 0)
 		rc = storage_state_set(c->st, "last_bundle_import", now, e);
+	if (rc == 0)
+		rc = set_content_state(c->st, fp, wsus_bundle_member_count(b->r) > 1 ? "pending" : "done", e);
 	return rc;
 }
 
@@ -662,8 +693,10 @@ int sync_bundle_import(const struct wsus_config *cfg, const struct sync_bundle_o
 	if (rc == 0) {
 		res->sync.phase = "content";
 		rc = import_content(b, e);
+		if (rc == 0 && wsus_bundle_member_count(b->r) > 1)
+			rc = set_content_state(b->c.st, res->signer, "done", e);
 		if (rc < 0)
-			err_prefix(e, "catalogue published; payloads");
+			err_prefix(e, "catalogue published; payloads (import the same bundle again to finish them)");
 	}
 	if (rc == 0)
 		res->sync.phase = "done";

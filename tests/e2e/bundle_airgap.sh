@@ -96,7 +96,7 @@ equals "every chain ends with the signer's key" \
   "$(q "$T1" "SELECT count(*) FROM revision")"
 
 contains "status lists the signer with the anchor reached" "$T/st1" \
-  "\\{\"signer\": \"$fp\", \"exporter\": \"[0-9a-f-]+\", \"sequence\": [0-9]+, \"anchor\": $anchor1\\}"
+  "\\{\"signer\": \"$fp\", \"exporter\": \"[0-9a-f-]+\", \"sequence\": [0-9]+, \"anchor\": $anchor1, \"payloads_pending\": false\\}"
 "$W" -q -d "$T1" status > "$T/st1.txt"
 contains "status text says the next --since" "$T/st1.txt" "key $fp: .* anchor $anchor1 \\(its next export: --since $anchor1\\)"
 
