@@ -193,6 +193,18 @@ check "an increment without the full bundle is refused" test $? -eq 1
 contains "the refusal says to import a full bundle first" "$T/t2.err" "import a full bundle first"
 check "the refused increment created nothing on the fresh server" test ! -e "$T/t2"
 
+# ---- mode = autonomous takes the catalogue only and keeps its own approvals
+T3=$T/auto
+printf '[upstream]\nmode = autonomous\n[storage]\ndata_dir = %s\n' "$T3" > "$T/auto.conf"
+"$W" -q -c "$T/auto.conf" migrate > /dev/null && "$W" -q -c "$T/auto.conf" group add Local > /dev/null
+"$W" -q -c "$T/auto.conf" import-bundle "$T/full.bundle" --signer "$T/pub.pem" > "$T/auto.out" 2>&1
+equals "an autonomous server imports the bundle" $? 0
+"$W" -q -d "$T3" catalog list > "$T/b.out"; "$W" -q -d "$T0" catalog list > "$T/a.out"
+check "autonomous: the catalogue equals tier 0's" cmp -s "$T/a.out" "$T/b.out"
+equals "autonomous: no deployments taken" "$(q "$T3" "SELECT count(*) FROM deployment WHERE dead = 0")" 0
+equals "autonomous: its own group kept, tier 0's not added" \
+  "$(q "$T3" "SELECT group_concat(name) FROM target_group WHERE builtin = 0")" "Local"
+
 # ---- the README's air-gap workflow, run as written (paths mapped into $T/guide)
 G=$T/guide
 mkdir -p "$G/etc" "$G/usb"
