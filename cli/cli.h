@@ -34,6 +34,9 @@ int cli_open_storage(struct cli *c, struct storage **st);
 /* Open the existing database read-only (reporting commands): creates and
  * migrates nothing; prints the reason on failure. */
 int cli_open_storage_ro(struct cli *c, struct storage **st);
+/* A front end of a site ([server] shared_secret_file): give the database
+ * the site's ServerID before serving or syncing (0, or CLI_FAIL printed). */
+int cli_adopt_site(struct cli *c);
 /* Defaults of this build: the system config read without -c (NULL in the
  * development build) and the data directory. */
 const char *cli_default_config(void);

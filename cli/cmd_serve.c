@@ -62,6 +62,9 @@ static void report_restart_only(const struct wsus_config *old, const struct wsus
 			 old->srv_content_http_listen ? old->srv_content_http_listen : "off");
 	if (differs(old->adm_listen, new->adm_listen))
 		log_warn("serve", later, "[admin] listen", old->adm_listen ? old->adm_listen : "off");
+	if (differs(old->srv_shared_secret_file, new->srv_shared_secret_file) || old->srv_site != new->srv_site ||
+	    memcmp(old->srv_site_secret, new->srv_site_secret, sizeof(old->srv_site_secret)) != 0)
+		log_warn("serve", later, "[server] shared_secret_file (or the secret in it)", "the running site identity");
 	if (differs(old->st_data_dir, new->st_data_dir))
 		log_warn("serve", later, "[storage] data_dir", old->st_data_dir);
 	if (differs(old->st_content_dir, new->st_content_dir))
@@ -203,6 +206,8 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 		return cli_fail("%s", e.msg);
 	if (server_tls_ensure(c->cfg, fp, &e) < 0)
 		return cli_fail("%s", e.msg);
+	if (cli_adopt_site(c) != 0)
+		return CLI_FAIL;
 	if (server_start(c->cfg, &ss.srv, &e) < 0)
 		return cli_fail("%s", e.msg);
 	ss.run = c->cfg;

@@ -27,6 +27,8 @@ int cmd_sync(struct cli *c, int argc, char **argv)
 		return cli_usage("sync | sync history [--limit N] [--json]");
 	if (c->cfg->up_url == NULL)
 		return cli_fail("no upstream configured: set [upstream] url in the configuration file (-c FILE)");
+	if (cli_adopt_site(c) != 0)
+		return CLI_FAIL;
 	opt.progress = isatty(STDERR_FILENO);
 	rc = sync_run(c->cfg, &opt, &r, &e);
 	if (rc < 0)

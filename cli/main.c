@@ -96,6 +96,26 @@ int cli_open_storage(struct cli *c, struct storage **st)
 	return 0;
 }
 
+int cli_adopt_site(struct cli *c)
+{
+	char id[WSUS_GUID_LEN];
+	struct storage *st = NULL;
+	struct err e = { 0 };
+	int changed = 0;
+
+	if (!c->cfg->srv_site)
+		return 0;
+	wsus_site_server_id(c->cfg->srv_site_secret, id);
+	if (cli_open_storage(c, &st) < 0)
+		return CLI_FAIL;
+	if (storage_identity_adopt(st, id, &changed, &e) < 0) {
+		storage_close(st);
+		return cli_fail("%s", e.msg);
+	}
+	storage_close(st);
+	return 0;
+}
+
 void cli_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 /*---- Errors ----*/
@@ -315,6 +317,36 @@ void wsus_sha1(const void *data, size_t n, uint8_t out[WSUS_SHA1_LEN])
 void wsus_sha256(const void *data, size_t n, uint8_t out[WSUS_SHA256_LEN])
 {
 	SHA256(data, n, out);
+}
+
+void wsus_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t n,
+		      uint8_t out[WSUS_SHA256_LEN])
+{
+	unsigned int len = WSUS_SHA256_LEN;
+
+	HMAC(EVP_sha256(), key, (int)key_len, data, n, out, &len);
+}
+
+void wsus_site_key(const uint8_t secret[WSUS_SITE_SECRET_LEN], const char *label, uint8_t out[32])
+{
+	char text[128];
+	int n = snprintf(text, sizeof(text), "wsus-replica site %s", label);
+
+	wsus_hmac_sha256(secret, WSUS_SITE_SECRET_LEN, text, (size_t)n, out);
+	explicit_bzero(text, sizeof(text));
+}
+
+void wsus_site_server_id(const uint8_t secret[WSUS_SITE_SECRET_LEN], char out[WSUS_GUID_LEN])
+{
+	uint8_t b[32];
+	char hex[33];
+
+	wsus_site_key(secret, "server id", b);
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	wsus_hex_encode(b, 16, hex);
+	snprintf(out, WSUS_GUID_LEN, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+	explicit_bzero(b, sizeof(b));
 }
 
 /*---- Files ----*/

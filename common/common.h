@@ -91,6 +91,19 @@ int wsus_guid_random(char out[WSUS_GUID_LEN]);
 #define WSUS_SHA256_LEN 32
 void wsus_sha1(const void *data, size_t n, uint8_t out[WSUS_SHA1_LEN]);
 void wsus_sha256(const void *data, size_t n, uint8_t out[WSUS_SHA256_LEN]);
+/* HMAC-SHA-256 of data under key. */
+void wsus_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t n,
+		      uint8_t out[WSUS_SHA256_LEN]);
+
+/*---- A site of front ends ([server] shared_secret_file) ----*/
+
+/* Every front end of a site derives the same values from the site's 32-byte
+ * secret: its ServerID (a version 4 shaped GUID), and 32-byte keys named by
+ * label (the cookie key: "cookie"). HMAC-SHA-256(secret, "wsus-replica site "
+ * label); the ServerID is the first 16 bytes of label "server id". */
+#define WSUS_SITE_SECRET_LEN 32
+void wsus_site_key(const uint8_t secret[WSUS_SITE_SECRET_LEN], const char *label, uint8_t out[32]);
+void wsus_site_server_id(const uint8_t secret[WSUS_SITE_SECRET_LEN], char out[WSUS_GUID_LEN]);
 
 /*---- Files ----*/
 

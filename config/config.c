@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -87,6 +88,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "server", "parse_budget_ms", CT_INT, 0, 10, 600000, "2000", F(srv_parse_budget_ms) },
 	{ "server", "client_targeting", CT_BOOL, 0, 0, 0, "true", F(srv_client_targeting) },
 	{ "server", "selfupdate_dir", CT_PATH, CF_IN_DATADIR, 0, 0, "selfupdate", F(srv_selfupdate_dir) },
+	{ "server", "shared_secret_file", CT_PATH, CF_OPTIONAL, 0, 0, NULL, F(srv_shared_secret_file) },
 
 	{ "upstream", "url", CT_HTTPS_URL, CF_OPTIONAL, 0, 0, NULL, F(up_url) },
 	{ "upstream", "mode", CT_MODE, 0, 0, 0, "replica", F(up_mode) },
@@ -126,6 +128,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "sync", "max_download_rate", CT_SIZE, 0, 0, 1024 * KIB * KIB * KIB, "0", F(sy_max_download_rate) },
 	{ "sync", "window", CT_WINDOW, CF_OPTIONAL, 0, 0, NULL, F(sy_window) },
 	{ "sync", "progress_interval", CT_DURATION, 0, 1, DAY, "30", F(sy_progress_interval) },
+	{ "sync", "rollup", CT_BOOL, 0, 0, 0, "true", F(sy_rollup) },
 
 	{ "cleanup", "content_grace_days", CT_INT, 0, 0, 3650, "7", F(cu_content_grace_days) },
 	{ "cleanup", "decline_unneeded", CT_BOOL, 0, 0, 0, "false", F(cu_decline_unneeded) },
@@ -1113,6 +1116,57 @@ static int check_admin(const struct cfg_load *ld)
 		       ld->path, ld->line_of[il], c->adm_listen);
 }
 
+/* [server] shared_secret_file: a regular file no one but its owner may read
+ * or write, holding 64 hex digits (32 bytes; whitespace around them is
+ * ignored): `umask 077; openssl rand -hex 32 > FILE`. */
+static int load_site_secret(const struct cfg_load *ld)
+{
+	struct wsus_config *c = ld->cfg;
+	char *text = NULL, hex[65];
+	const char *p;
+	struct stat sb;
+	struct err fe = { 0 };
+	size_t is = 0, len = 0, n;
+	int rc;
+
+	if (c->srv_shared_secret_file == NULL)
+		return 0;
+	key_by_name("server", "shared_secret_file", &is);
+#define SECRET_ERR(...) err_set(ld->e, -EINVAL, "%s:%d: [server] shared_secret_file: %s: %s", ld->path, \
+				ld->line_of[is], c->srv_shared_secret_file, (snprintf(why, sizeof(why), __VA_ARGS__), why))
+	{
+		char why[CFG_WHY_LEN];
+
+		if (stat(c->srv_shared_secret_file, &sb) < 0)
+			return SECRET_ERR("%s", strerror(errno));
+		if (!S_ISREG(sb.st_mode))
+			return SECRET_ERR("not a regular file");
+		if ((sb.st_mode & 077) != 0)
+			return SECRET_ERR("mode %04o lets group or others at it (chmod 600 it)",
+					  (unsigned)(sb.st_mode & 07777));
+		rc = wsus_read_file(c->srv_shared_secret_file, 4096, &text, &len, &fe);
+		if (rc < 0)
+			return SECRET_ERR("%s", fe.msg);
+		for (p = text; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
+			;
+		n = strspn(p, "0123456789abcdefABCDEF");
+		rc = n == 64 && p[n + strspn(p + n, " \t\r\n")] == '\0' ? 0 : -1;
+		if (rc == 0) {
+			memcpy(hex, p, 64);
+			hex[64] = '\0';
+			rc = wsus_hex_decode(hex, c->srv_site_secret, sizeof(c->srv_site_secret)) < 0 ? -1 : 0;
+			explicit_bzero(hex, sizeof(hex));
+		}
+		explicit_bzero(text, len);
+		free(text);
+		if (rc < 0)
+			return SECRET_ERR("must hold 64 hex digits and nothing else (openssl rand -hex 32)");
+	}
+#undef SECRET_ERR
+	c->srv_site = 1;
+	return 0;
+}
+
 int config_listen_is_loopback(const char *listen)
 {
 	return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "[::1]:", 6) == 0 ||
@@ -1125,6 +1179,7 @@ static int cross_check(const struct cfg_load *ld)
 {
 	const struct wsus_config *c = ld->cfg;
 	size_t ic = 0, ik = 0;
+	int rc;
 
 	key_by_name("server", "tls_cert", &ic);
 	key_by_name("server", "tls_key", &ik);
@@ -1141,13 +1196,11 @@ static int cross_check(const struct cfg_load *ld)
 			       ld->path, ld->line_of[c->up_client_cert ? ic : ik],
 			       c->up_client_cert ? "client_cert" : "client_key",
 			       c->up_client_cert ? "client_key" : "client_cert");
-	{
-		int rc2 = check_downstream(ld);
-
-		if (rc2 < 0)
-			return rc2;
-	}
-	return check_admin(ld);
+	rc = check_downstream(ld);
+	if (rc < 0)
+		return rc;
+	rc = check_admin(ld);
+	return rc < 0 ? rc : load_site_secret(ld);
 }
 
 /* Fail closed on the trust settings (config_trust.c). */
@@ -1273,5 +1326,6 @@ void config_free(struct wsus_config *cfg)
 			free(*field_str(cfg, &cfg_keys[i]));
 	}
 	free(cfg->cfg_path);
+	explicit_bzero(cfg->srv_site_secret, sizeof(cfg->srv_site_secret));
 	free(cfg);
 }

@@ -36,6 +36,9 @@ struct wsus_config {
 	int   srv_parse_budget_ms;    /* time allowed to read one request */
 	int   srv_client_targeting;   /* 1 = honour client-side target group names */
 	char *srv_selfupdate_dir;     /* the /SelfUpdate tree (served when it exists) */
+	char *srv_shared_secret_file; /* a site of front ends: the secret they share; NULL = alone */
+	int   srv_site;               /* 1 when srv_site_secret was read from it */
+	uint8_t srv_site_secret[32];  /* 64 hex digits in the file (README: Scaling out) */
 
 	/* [upstream] */
 	char *up_url;                 /* https:// only; NULL = no upstream (root server) */
@@ -71,6 +74,7 @@ struct wsus_config {
 	/* [sync] */
 	int   sy_interval;            /* seconds between scheduled syncs (default 86400/24h) */
 	int   sy_jitter;              /* seconds of random jitter */
+	int   sy_rollup;              /* 1 = send the reporting rollup (one front end of a site) */
 	char *sy_languages;           /* comma-separated, "all" default */
 	char *sy_products;            /* comma-separated product category GUIDs, NULL = all */
 	char *sy_classifications;     /* comma-separated classification GUIDs, NULL = all */

@@ -11,7 +11,7 @@ PACKAGES=(
   libmspack-dev libinih-dev libcmocka-dev zlib1g-dev libgnutls28-dev
   libxml2-utils sqlite3 openssl curl procps bc time tinyproxy python3
   clang libclang-rt-dev
-  debhelper dpkg-dev systemd man-db prometheus chromium
+  debhelper dpkg-dev systemd man-db prometheus chromium haproxy
   "$@"
 )
 

@@ -51,6 +51,12 @@
  *     through a thread-local pointer set while an MHD callback of that
  *     request runs: every answer is queued from one); the operation and the
  *     ComputerID from the job's server_req.
+ * (10) A site of front ends ([server] shared_secret_file, README "Scaling
+ *     out"): every front end derives the same ServerID, cookie key and
+ *     GetConfig LastChange from the shared secret, so a cookie one issued
+ *     opens at any other and none answers ServerChanged or ConfigChanged
+ *     for another's; a client unknown here but holding a site cookie is
+ *     registered here from it (server_client_site_join).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1114,6 +1120,12 @@ static int open_pool(struct server *s, size_t count, struct err *e)
 	rc = storage_server_id(s->st_free[0], s->server_id);
 	if (rc < 0)
 		return err_set(e, rc, "cannot read the server id");
+	if (s->cfg->srv_site) {
+		/* a front end of a site: the site's identity and cookie key (design note 10) */
+		wsus_site_server_id(s->cfg->srv_site_secret, s->server_id);
+		wsus_site_key(s->cfg->srv_site_secret, "cookie", s->cookie_key);
+		return 0;
+	}
 	return storage_secret(s->st_free[0], "cookie", s->cookie_key, e);
 }
 

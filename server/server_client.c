@@ -125,6 +125,52 @@ static const char config_tail[] =
 	"</ConfigurationProperty>"
 	"</Properties>";
 
+/* A site's LastChange: the same on every front end (server.c design note
+ * 10), a function of the secret and of what GetConfig answers, so it changes
+ * when the answer does. A whole second between 2001 and 2021: never in the
+ * future, so no cookie issued since looks older than it. */
+#define SITE_STAMP_BASE_S  978307200LL            /* 2001-01-01T00:00:00Z */
+#define SITE_STAMP_RANGE_S (20LL * 365 * 86400)
+
+static int64_t site_stamp(const uint8_t secret[WSUS_SITE_SECRET_LEN], const char *fingerprint)
+{
+	char label[128];
+	uint8_t k[32];
+	uint64_t v = 0;
+
+	snprintf(label, sizeof(label), "config stamp %s", fingerprint);
+	wsus_site_key(secret, label, k);
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | k[i];
+	return (SITE_STAMP_BASE_S + (int64_t)(v % (uint64_t)SITE_STAMP_RANGE_S)) * 1000;
+}
+
+int server_client_site_join(struct server_req *req, const struct server_cookie_claims *c)
+{
+	struct storage_client_computer comp;
+	struct err e = { 0 };
+	int targeting = req->srv->cfg == NULL || req->srv->cfg->srv_client_targeting;
+	int rc, unknown = 0;
+
+	if (req->srv->cfg == NULL || !req->srv->cfg->srv_site)
+		return -ENOENT;
+	memset(&comp, 0, sizeof(comp));
+	comp.computer_id = c->subject;
+	comp.ip_address = req->peer[0] != '\0' ? req->peer : NULL;
+	comp.protocol_version = c->protocol_version[0] != '\0' ? c->protocol_version : NULL;
+	comp.requested_groups = c->groups;
+	comp.max_computers = req->srv->cfg->cl_max_computers;
+	rc = storage_client_register(req->st, &comp, targeting, &unknown, &e);
+	if (rc < 0) {
+		log_warn("client", "site cookie, but the computer could not be registered here computer_id=%s: %s",
+			 c->subject, e.msg);
+		return rc;
+	}
+	log_info("client", "registered from a site cookie computer_id=%s peer=%s", c->subject,
+		 req->peer[0] ? req->peer : "-");
+	return 0;
+}
+
 /* LastChange moves only when the answer above does (a new build), so clients
  * are not sent through the handshake for nothing. */
 static char config_fingerprint[2 * WSUS_SHA1_LEN + 1];
@@ -144,6 +190,10 @@ static int config_stamp(struct server_req *req, int64_t *ms, struct server_fault
 	int rc;
 
 	pthread_once(&config_fingerprint_once, make_config_fingerprint);
+	if (req->srv->cfg != NULL && req->srv->cfg->srv_site) {
+		*ms = site_stamp(req->srv->cfg->srv_site_secret, config_fingerprint);
+		return 0;
+	}
 	rc = storage_client_config_stamp(req->st, config_fingerprint, ms, &e);
 	if (rc < 0)
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);

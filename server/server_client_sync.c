@@ -1118,6 +1118,8 @@ static int sync_registered(struct sync *s, struct server_fault *f)
 	int rc = storage_client_touch(s->req->st, s->c.subject,
 				      s->c.protocol_version[0] ? s->c.protocol_version : NULL, &e);
 
+	if (rc == -ENOENT && server_client_site_join(s->req, &s->c) == 0)
+		rc = 0;
 	if (rc == -ENOENT)
 		return server_fault_set(f, PROTOCOL_ERR_REGISTRATION_REQUIRED, "computer %s is not registered",
 					s->c.subject);

@@ -326,6 +326,11 @@ int server_cookie_open(const uint8_t key[32], const char *b64, enum server_cooki
  * ConfigChanged when it predates GetConfig's LastChange. c is filled. */
 int server_client_cookie(struct server_req *req, const struct protocol_node *op, int check_config,
 			 struct server_cookie_claims *c, struct server_fault *f);
+/* A front end of a site (server.c design note 10): register the computer
+ * of c here, from what its cookie says, when another front end registered
+ * it. 0 done; -ENOENT when this server is not in a site; other negative on
+ * failure (logged). */
+int server_client_site_join(struct server_req *req, const struct server_cookie_claims *c);
 /* Append <name><Expiration/><EncryptedData/></name>: a fresh cookie with
  * the claims of c and aux as the client's change horizon. */
 int server_client_put_cookie(struct server_req *req, struct wsus_buf *out, const char *name,

@@ -521,6 +521,10 @@ int server_report_event_batch(struct server_req *req, struct protocol_req_msg *m
 	rc = read_batch(protocol_req_child(msg->op, "eventBatch"), c.subject, &b, f);
 	if (rc < 0)
 		return rc;
+	/* a front end of a site: a computer another front end registered */
+	if (b.head != NULL && req->srv->cfg != NULL && req->srv->cfg->srv_site &&
+	    storage_client_touch(req->st, c.subject, NULL, NULL) == -ENOENT)
+		server_client_site_join(req, &c);
 	if (b.head != NULL) {
 		compact_lists(b.head);
 		rc = store_batch(req, c.subject, &b);

@@ -723,6 +723,33 @@ int storage_server_id(struct storage *st, char out[WSUS_GUID_LEN])
 	return 0;
 }
 
+static const char SQL_ID_ADOPT[] =
+	"UPDATE server_identity SET server_id = ?1, created_at = ?2 WHERE id = 1 AND server_id <> ?1";
+
+int storage_identity_adopt(struct storage *st, const char *server_id, int *changed, struct err *e)
+{
+	char id[WSUS_GUID_LEN];
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (wsus_guid_normalize(server_id, id) < 0)
+		return err_set(e, -EINVAL, "not a GUID: %s", server_id);
+	rc = st_prepare(st, SQL_ID_ADOPT, &s, e);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, wsus_now_ms());
+	rc = st_step_done(st, s, "set the server id", e);
+	*changed = rc == 0 && sqlite3_changes(st->db) > 0;
+	st_stmt_done(s);
+	if (rc < 0)
+		return rc;
+	if (*changed)
+		log_notice("storage", "server identity is now the site's server_id=%s was=%s", id, st->server_id);
+	memcpy(st->server_id, id, WSUS_GUID_LEN);
+	return 0;
+}
+
 static const char SQL_SECRET_INSERT[] =
 	"INSERT OR IGNORE INTO secret(name, value, created_at) VALUES (?1, ?2, ?3)";
 static const char SQL_SECRET_GET[] = "SELECT value FROM secret WHERE name = ?1";

@@ -62,6 +62,9 @@ int storage_rollback(struct storage *st);
 
 /* The server's persistent identity. */
 int storage_server_id(struct storage *st, char out[WSUS_GUID_LEN]);
+/* Make server_id this database's ServerID (a front end of a site takes the
+ * site's, [server] shared_secret_file); *changed = 1 when it was another. */
+int storage_identity_adopt(struct storage *st, const char *server_id, int *changed, struct err *e);
 /* A named 32-byte secret, generated on first use and kept in the database
  * (e.g. "cookie"). */
 int storage_secret(struct storage *st, const char *name, uint8_t out[32], struct err *e);

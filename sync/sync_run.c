@@ -568,6 +568,12 @@ static int run_all(struct sync_ctx *c, struct err *e)
 	rc = sync_check_cancel(c, e);
 	if (rc < 0)
 		return rc;
+	if (!c->cfg->sy_rollup) {
+		/* [sync] rollup = false: another front end of the site reports it */
+		log_info("sync", "phase=rollup skipped=\"[sync] rollup = false\"");
+		c->res->phase = "done";
+		return 0;
+	}
 	rc = sync_phase_rollup(c, &soft);
 	c->res->rollup = rc == 0 ? 1 : -1;
 	if (rc < 0)

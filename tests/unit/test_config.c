@@ -29,7 +29,7 @@
 static char tmpdir[64];
 
 /* Every name a test writes, so that teardown can remove them. */
-static const char *const tmp_names[] = { "good.conf", "bad.conf", "example.conf", "dump.conf", "a-dir",
+static const char *const tmp_names[] = { "good.conf", "site.secret", "bad.conf", "example.conf", "dump.conf", "a-dir",
 					 "pins", "pins-file", "var/pins", "var" };
 
 static int group_setup(void **state)
@@ -615,6 +615,52 @@ static void test_pin_store_fail_closed(void **state)
 	config_free(c);
 }
 
+/* 2.10 [server] shared_secret_file: 64 hex digits (whitespace around them
+ * ignored) in a file only its owner may read or write; anything else is an
+ * error FILE:LINE: [server] shared_secret_file naming why; the same secret
+ * gives every front end the same ServerID and cookie key */
+static void test_shared_secret_file(void **state)
+{
+	char text[512], file[256], id1[WSUS_GUID_LEN], id2[WSUS_GUID_LEN];
+	uint8_t k1[32], k2[32];
+	struct wsus_config *c;
+
+	(void)state;
+	write_file("site.secret", "\n" FP_ABC "\n", 66, file);
+	chmod(file, 0600);
+	snprintf(text, sizeof(text), "[server]\n\nshared_secret_file = %s\n", file);
+	c = load_good(text, NULL);
+	assert_int_equal(c->srv_site, 1);
+	assert_int_equal(c->srv_site_secret[0], 0xba);
+	assert_int_equal(c->srv_site_secret[31], 0xad);
+	wsus_site_server_id(c->srv_site_secret, id1);
+	wsus_site_server_id(c->srv_site_secret, id2);
+	assert_string_equal(id1, id2);
+	assert_int_equal(id1[14], '4');           /* version 4 shape */
+	wsus_site_key(c->srv_site_secret, "cookie", k1);
+	wsus_site_key(c->srv_site_secret, "server id", k2);
+	assert_memory_not_equal(k1, k2, 32);
+	config_free(c);
+	/* the default: no site */
+	c = load_good("[server]\n", NULL);
+	assert_int_equal(c->srv_site, 0);
+	config_free(c);
+	/* readable by the group */
+	chmod(file, 0640);
+	expect_error(text, "bad.conf:3: [server] shared_secret_file: ");
+	expect_error(text, "mode 0640 lets group or others at it (chmod 600 it)");
+	/* not 64 hex digits */
+	write_file("site.secret", FP_ABC "00", 66, file);
+	chmod(file, 0600);
+	expect_error(text, "must hold 64 hex digits and nothing else");
+	write_file("site.secret", "not hex", 7, file);
+	chmod(file, 0600);
+	expect_error(text, "must hold 64 hex digits and nothing else");
+	/* missing */
+	snprintf(text, sizeof(text), "[server]\nshared_secret_file = %s/none\n", tmpdir);
+	expect_error(text, "bad.conf:2: [server] shared_secret_file: ");
+}
+
 /* 4.1 the example as shipped loads and gives exactly the defaults */
 static void test_example_loads_as_defaults(void **state)
 {
@@ -803,6 +849,7 @@ int main(void)
 		cmocka_unit_test(test_bad_files_named_precisely),
 		cmocka_unit_test(test_bad_unreadable_files),
 		cmocka_unit_test(test_pin_store_fail_closed),
+		cmocka_unit_test(test_shared_secret_file),
 		cmocka_unit_test(test_example_loads_as_defaults),
 		cmocka_unit_test(test_example_documented_defaults_are_real),
 		cmocka_unit_test(test_example_documents_every_key),
