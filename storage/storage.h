@@ -521,7 +521,8 @@ struct storage_rollup_out {
 	char    computer_id[257];
 	char    parent_id[WSUS_GUID_LEN];       /* "" = registered with us */
 	int64_t last_sync_ms, last_reboot_ms, last_report_ms, last_inventory_ms;
-	int64_t detection_ms;                   /* EffectiveLastDetectionTime */
+	int64_t detection_ms;                   /* EffectiveLastDetectionTime: the newest succeeded
+						   sync before its last detection, INT64_MIN none */
 	int     last_sync_result;               /* 0 unknown, 1 succeeded, 2 failed */
 	char    ip[64], fqdn[256], os_locale[32], os_family[64], os_description[256];
 	char    make[64], model[64], bios_version[64], bios_name[64], bios_date[40], arch[50];

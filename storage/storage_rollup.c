@@ -88,7 +88,10 @@ int storage_rollup_begin(struct storage *st, const char *uss_id, const char *res
 static const char SQL_COMPUTERS[] =
 	"SELECT c.computer_id, coalesce(c.parent_server_id, ''), c.last_sync_time, c.last_sync_result,"
 	" c.last_reboot_time, c.last_report_time, c.last_inventory_time,"
-	" coalesce(c.effective_last_detection, c.last_sync_time),"
+	/* EffectiveLastDetectionTime: the newest catalogue sync before the
+	 * computer's last detection (MS-WSUSSS 3.2.4.5 step 5.3), NULL none */
+	" (SELECT max(h.finished_at) FROM sync_history h WHERE h.result = 'succeeded'"
+	"   AND h.finished_at < coalesce(c.effective_last_detection, c.last_sync_time)),"
 	" c.ip_address, c.dns_name, c.os_major, c.os_minor, c.os_build, c.os_sp_major, c.os_sp_minor,"
 	" c.os_locale, c.os_family, c.os_description, c.manufacturer, c.model, c.bios_version, c.bios_name,"
 	" c.bios_release_date, c.processor_arch, c.suite_mask, c.old_product_type, c.new_product_type,"

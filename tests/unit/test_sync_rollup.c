@@ -287,6 +287,28 @@ static void test_three_tiers(void **state)
 	free(q);
 }
 
+/* 1b. EffectiveLastDetectionTime is the newest succeeded sync before the
+ * computer's last detection (3.2.4.5 step 5.3); 1753-01-01 without one. */
+static void test_detection_time(void **state)
+{
+	struct chain *ch = *state;
+	struct tier *t2 = &ch->t[2];
+	char *q;
+
+	seed(ch);
+	q = sfx_fmt("UPDATE computer SET last_sync_time = %lld WHERE computer_id = 'pc-needs'",
+		    (long long)wsus_now_ms());
+	sfx_sql(t2->x, q);
+	free(q);
+	sfx_sql(t2->x, "INSERT INTO sync_history(kind, started_at, finished_at, result) VALUES"
+		" ('sync', 1699999990000, 1700000000000, 'succeeded'), ('sync', 1700000500000, 1700000600000, 'failed')");
+	rollup(t2);
+	assert_non_null(strstr(last_req(t2, "RollupComputerStatus"), "<ComputerId>pc-needs</ComputerId>"
+			       "<EffectiveLastDetectionTime>2023-11-14T22:13:20"));
+	assert_non_null(strstr(last_req(t2, "RollupComputerStatus"), "<ComputerId>pc-fails</ComputerId>"
+			       "<EffectiveLastDetectionTime>1753-01-01T00:00:00"));
+}
+
 /* 2. Nothing new: only the configuration and the server records go. */
 static void test_nothing_new(void **state)
 {
@@ -558,6 +580,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_three_tiers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_detection_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nothing_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_sync, setup, teardown),
