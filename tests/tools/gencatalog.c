@@ -437,9 +437,14 @@ static void upper_guid(const char *in, char out[WSUS_GUID_LEN])
 	out[i] = '\0';
 }
 
+/* dst and src may be the same id (memmove; snprintf's restrict broke the
+ * sanitizer build under -Werror=restrict). */
 static void copy_id(char dst[WSUS_GUID_LEN], const char *src)
 {
-	snprintf(dst, WSUS_GUID_LEN, "%s", src);
+	size_t n = strnlen(src, WSUS_GUID_LEN - 1);
+
+	memmove(dst, src, n);
+	dst[n] = '\0';
 }
 
 static void append(char *s, size_t cap, const char *suffix)
