@@ -19,8 +19,11 @@
  *     operations; more go to "other").
  * (4) The status page is static HTML with every value escaped; no script.
  * (5) SIGHUP replaces the client-certificate allow-list (under a write
- *     lock; each request reads it under the read lock). The listener's
- *     address, and whether it speaks HTTPS, need a restart.
+ *     lock; each request reads it under the read lock). The HTTPS listener
+ *     takes its certificate from the front end's credentials (its port is
+ *     registered with them, server_reload.c), so a renewed certificate is
+ *     served here too after SIGHUP. The listener's address, and whether it
+ *     speaks HTTPS, need a restart.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -694,7 +697,17 @@ int server_admin_start(const struct wsus_config *cfg, struct server *srv, struct
 		rc = server_allow_parse(cfg->adm_client_cert_allow, &a->allow, &a->n_allow, e);
 		if (rc == 0)
 			rc = server_tls_load(cfg, &cert, &key, fp, e);
-		if (rc == 0)
+		/* the front end's credentials, so that SIGHUP renews ours too (design note 5) */
+		if (rc == 0 && srv != NULL && server_creds_register(srv, a->port) == 0)
+			a->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_admin, a,
+						  MHD_OPTION_LISTEN_SOCKET, fd,
+						  MHD_OPTION_THREAD_POOL_SIZE, ADMIN_THREADS,
+						  MHD_OPTION_CONNECTION_TIMEOUT, 30,
+						  MHD_OPTION_HTTPS_CERT_CALLBACK, server_tls_cert_cb,
+						  MHD_OPTION_HTTPS_MEM_TRUST, cert,
+						  MHD_OPTION_HTTPS_PRIORITIES, server_tls_priorities,
+						  MHD_OPTION_END);
+		else if (rc == 0)
 			a->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_admin, a,
 						  MHD_OPTION_LISTEN_SOCKET, fd,
 						  MHD_OPTION_THREAD_POOL_SIZE, ADMIN_THREADS,

@@ -7,8 +7,8 @@
 # is reported and kept; a broken config changes nothing. systemd's
 # NOTIFY_SOCKET hears READY, RELOADING, STOPPING; SIGTERM exits 0.
 # A second server: SIGHUP re-reads the HTTPS admin listener's
-# client-certificate allow-list, and reopens the access log after logrotate
-# moved it.
+# client-certificate allow-list and certificate, and reopens the access log
+# after logrotate moved it.
 . "$(dirname "$0")/lib.sh"
 W="$WSUS_BIN"
 GEN="$(dirname "$WSUS_BIN")/wsus-gencatalog"
@@ -114,12 +114,16 @@ check "systemd hears STOPPING=1" wait_line "$T/notify.log" '^STOPPING=1'
 # The admin listener on a non-loopback-looking address (the IPv6 loopback
 # written out in full: HTTPS with client certificates, and it stays on this
 # machine); its allow-list and the access log follow SIGHUP.
-mkcert adm1; mkcert adm2
+mkcert adm1; mkcert adm2; mkcert aold; mkcert anew
+cp "$T/aold.pem" "$T/acert.pem"; cp "$T/aold.key" "$T/acert.key"
 AP=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0)); print(s.getsockname()[1])')
 adm_conf() {
+  printf '[server]\ntls_cert = %s\ntls_key = %s\n' "$T/acert.pem" "$T/acert.key"
   printf '[admin]\nlisten = [0:0:0:0:0:0:0:1]:%s\nclient_cert_allow = %s\n[log]\naccess_log = %s\n' \
     "$AP" "$(fp "$T/$1.pem")" "$T/access.log"
 }
+adm_fp() { openssl s_client -connect "[::1]:$AP" < /dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 \
+  | cut -d= -f2 | tr -d : | tr A-F a-f; }
 adm_get() { curl -sk --cert "$T/$1.pem" --key "$T/$1.key" -o /dev/null -w '%{http_code}' "https://[::1]:$AP/health"; }
 adm_conf adm1 > "$T/a.conf"
 "$W" -c "$T/a.conf" -d "$T/a" serve --listen 127.0.0.1:0 > "$T/a.out" 2> "$T/a.err" &
@@ -131,13 +135,16 @@ equals "admin: the allowed client certificate is let in" "$(adm_get adm1)" 200
 equals "admin: another client certificate is refused" "$(adm_get adm2)" 403
 curl -sk -o /dev/null "https://127.0.0.1:$APORT/before-rotation"
 wait_line "$T/access.log" ' /before-rotation - 404 ' || fail "no access log line before the rotation"
+equals "admin: serves the certificate it started with" "$(adm_fp)" "$(fp "$T/aold.pem")"
 mv "$T/access.log" "$T/access.log.1"
+cp "$T/anew.pem" "$T/acert.pem"; cp "$T/anew.key" "$T/acert.key"
 adm_conf adm2 > "$T/a.conf"
 kill -HUP $APID
 check "admin: the new allow-list is loaded" wait_line "$T/a.err" 'info admin reload: client_cert_allow has 1 fingerprints'
 check "access log: reopened" wait_line "$T/a.err" "access log reopened path=$T/access.log"
 equals "admin: after SIGHUP the newly allowed certificate is let in" "$(adm_get adm2)" 200
 equals "admin: and the one taken off the list is refused" "$(adm_get adm1)" 403
+equals "admin: the renewed certificate is served after SIGHUP" "$(adm_fp)" "$(fp "$T/anew.pem")"
 curl -sk -o /dev/null "https://127.0.0.1:$APORT/after-rotation"
 check "access log: the request after SIGHUP is in the new file" wait_line "$T/access.log" ' /after-rotation - 404 '
 lacks "access log: and not in the rotated one" "$T/access.log.1" 'after-rotation'
