@@ -175,7 +175,7 @@ static int print_sync(struct storage *st, int json, struct err *e)
 }
 
 static void print_json(const struct storage_status *s, const struct wsus_config *cfg,
-		       const char *tls_fp)
+		       const char *tls_fp, const char *ids_sha256)
 {
 	printf("{\n  \"schema_version\": %d,\n  \"server_id\": ", s->schema_version);
 	cli_json_str(stdout, s->server_id);
@@ -214,6 +214,7 @@ static void print_json(const struct storage_status *s, const struct wsus_config 
 	else
 		fputs("null", stdout);
 	printf(",\n  \"downstream_policy\": \"%s\",\n", config_downstream_name(cfg->srv_downstream));
+	printf("  \"revision_ids_sha256\": \"%s\",\n", ids_sha256);
 }
 
 /* How many fingerprints a comma-separated client_cert_allow holds. */
@@ -227,7 +228,7 @@ static int allow_count(const char *list)
 }
 
 static void print_text(const struct storage_status *s, const struct wsus_config *cfg,
-		       const char *tls_fp)
+		       const char *tls_fp, const char *ids_sha256)
 {
 	printf("server id:      %s (schema version %d, data in %s)\n", s->server_id,
 	       s->schema_version, cfg->st_data_dir);
@@ -247,6 +248,7 @@ static void print_text(const struct storage_status *s, const struct wsus_config 
 	printf("  categories: company %lld, product family %lld, product %lld, classification %lld\n",
 	       (long long)s->categories_by_kind[0], (long long)s->categories_by_kind[1],
 	       (long long)s->categories_by_kind[2], (long long)s->categories_by_kind[3]);
+	printf("  revision ids: sha256 %s\n", ids_sha256);
 	printf("approvals:      %lld deployments, %lld declined updates, %lld groups\n",
 	       (long long)s->deployments, (long long)s->declined, (long long)s->groups);
 	printf("computers:      %lld\n", (long long)s->computers);
@@ -367,7 +369,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	struct storage_status s;
 	struct storage *st = NULL;
 	struct err e = { 0 };
-	char fp[65];
+	char fp[65], ids[2 * WSUS_SHA256_LEN + 1];
 	int json = 0, rc, have_fp;
 
 	if (argc == 2 && strcmp(argv[1], "--json") == 0)
@@ -378,6 +380,8 @@ int cmd_status(struct cli *c, int argc, char **argv)
 		return CLI_FAIL;
 	memset(&s, 0, sizeof(s));
 	rc = storage_status_get(st, &s, &e);
+	if (rc == 0)
+		rc = storage_revision_ids_digest(st, ids, &e);
 	if (rc < 0) {
 		storage_close(st);
 		return cli_fail("%s", e.msg);
@@ -385,9 +389,9 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	/* Read-only: status must not create the key (it may run as another user). */
 	have_fp = server_tls_fingerprint(c->cfg, fp, NULL) == 0;
 	if (json)
-		print_json(&s, c->cfg, have_fp ? fp : NULL);
+		print_json(&s, c->cfg, have_fp ? fp : NULL, ids);
 	else
-		print_text(&s, c->cfg, have_fp ? fp : NULL);
+		print_text(&s, c->cfg, have_fp ? fp : NULL, ids);
 	{
 		struct storage_report_summary rep;
 		struct dss_out o = { .json = json };

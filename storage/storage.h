@@ -283,6 +283,10 @@ struct storage_status {
 	char    last_sync[32];
 };
 int storage_status_get(struct storage *st, struct storage_status *out, struct err *e);
+/* Lower-case hex SHA-256 over every "RevisionID UpdateID RevisionNumber\n",
+ * by RevisionID: equal on two servers exactly when they number the same
+ * revisions the same (front ends of a site must; README: Scaling out). */
+int storage_revision_ids_digest(struct storage *st, char out[2 * WSUS_SHA256_LEN + 1], struct err *e);
 
 /*---- storage_sss.c: queries for the upstream role ----*/
 

@@ -8,6 +8,8 @@
 #include "storage_int.h"
 
 #include <errno.h>
+
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +92,43 @@ static void copy_state(struct storage *st, const char *key, char out[32])
 	if (storage_state_get(st, key, &v) == 0)
 		snprintf(out, 32, "%s", v);
 	free(v);
+}
+
+static const char SQL_REVISION_IDS[] =
+	"SELECT revision_id, update_id, revision_number FROM revision ORDER BY revision_id";
+
+int storage_revision_ids_digest(struct storage *st, char out[2 * WSUS_SHA256_LEN + 1], struct err *e)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t d[WSUS_SHA256_LEN];
+	sqlite3_stmt *s = NULL;
+	char line[128];
+	int rc, n;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return err_set(e, -ENOMEM, "cannot start a digest");
+	}
+	rc = sqlite3_prepare_v2(st->db, SQL_REVISION_IDS, -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		EVP_MD_CTX_free(md);
+		sqlite3_finalize(s);
+		return st_sql_err(st, e, rc, "read revision ids");
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		n = snprintf(line, sizeof(line), "%lld %s %lld\n", (long long)sqlite3_column_int64(s, 0),
+			     (const char *)sqlite3_column_text(s, 1), (long long)sqlite3_column_int64(s, 2));
+		EVP_DigestUpdate(md, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		EVP_MD_CTX_free(md);
+		return st_sql_err(st, e, rc, "read revision ids");
+	}
+	EVP_DigestFinal_ex(md, d, NULL);
+	EVP_MD_CTX_free(md);
+	wsus_hex_encode(d, WSUS_SHA256_LEN, out);
+	return 0;
 }
 
 int storage_status_get(struct storage *st, struct storage_status *out, struct err *e)

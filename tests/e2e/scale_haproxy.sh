@@ -63,8 +63,14 @@ done
 equals "both front ends hold the same RevisionIDs for the same revisions" \
   "$(sqlite3 "$T/fe1/wsus.db" "SELECT group_concat(revision_id || ':' || update_id || ':' || revision_number) FROM (SELECT * FROM revision ORDER BY revision_id)")" \
   "$(sqlite3 "$T/fe2/wsus.db" "SELECT group_concat(revision_id || ':' || update_id || ':' || revision_number) FROM (SELECT * FROM revision ORDER BY revision_id)")"
-sid() { "$W" -c "$T/$1.conf" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["server_id"])'; }
-SID1=$(sid fe1); SID2=$(sid fe2)
+sjson() { "$W" -c "$T/$1.conf" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"; }
+SID1=$(sjson fe1 server_id); SID2=$(sjson fe2 server_id)
+D1=$(sjson fe1 revision_ids_sha256); D2=$(sjson fe2 revision_ids_sha256)
+check "status --json says so: equal revision_ids_sha256" test "${#D1}" -eq 64 -a "$D1" = "$D2"
+check "and it is not the upstream's (which has local imports numbered its own way)" \
+  test "$(sqlite3 "$T/up/wsus.db" "SELECT group_concat(revision_id || ':' || update_id) FROM (SELECT * FROM revision ORDER BY revision_id)")" \
+       = "$(sqlite3 "$T/fe1/wsus.db" "SELECT group_concat(revision_id || ':' || update_id) FROM (SELECT * FROM revision ORDER BY revision_id)")" \
+       -o "$D1" != "$("$W" -c "$T/up.conf" -d "$T/up" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision_ids_sha256"])')"
 check "front ends have one ServerID (the site's)" test -n "$SID1" -a "$SID1" = "$SID2"
 
 for f in fe1 fe2; do
