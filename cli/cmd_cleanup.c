@@ -128,22 +128,7 @@ static void daily_pass(const struct wsus_config *cfg)
 /* Sleep up to ms; 1 when asked to stop. */
 static int daily_wait(struct cli_cleanup_daily *d, int64_t ms)
 {
-	struct timespec until;
-	int stop;
-
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(ms / 1000);
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&d->mu);
-	while (!d->stop && pthread_cond_timedwait(&d->cv, &d->mu, &until) != ETIMEDOUT)
-		;
-	stop = d->stop;
-	pthread_mutex_unlock(&d->mu);
-	return stop;
+	return wsus_wait_stop(&d->mu, &d->cv, &d->stop, ms);
 }
 
 static void *daily_run(void *arg)

@@ -634,6 +634,26 @@ int64_t wsus_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int wsus_wait_stop(pthread_mutex_t *mu, pthread_cond_t *cv, const int *stop, int64_t ms)
+{
+	struct timespec until;
+	int stopped;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(ms / 1000);
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(mu);
+	while (!*stop && pthread_cond_timedwait(cv, mu, &until) != ETIMEDOUT)
+		;
+	stopped = *stop;
+	pthread_mutex_unlock(mu);
+	return stopped;
+}
+
 void wsus_time_iso(int64_t unix_ms, char out[32])
 {
 	time_t t = (time_t)(unix_ms / 1000);

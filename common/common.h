@@ -10,6 +10,7 @@
 #ifndef WSUS_COMMON_H
 #define WSUS_COMMON_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -144,6 +145,10 @@ void wsus_buf_free(struct wsus_buf *b);
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) of now or of unix time t; out needs 32 bytes. */
 void wsus_time_iso(int64_t unix_ms, char out[32]);
 int64_t wsus_now_ms(void);
+/* Wait on cv (made with pthread_condattr_setclock CLOCK_MONOTONIC) under mu
+ * for up to ms, or until *stop (read under mu) is set; returns *stop. For
+ * threads that sleep between runs and must wake at once on shutdown. */
+int wsus_wait_stop(pthread_mutex_t *mu, pthread_cond_t *cv, const int *stop, int64_t ms);
 
 /*---- The update model (filled by protocol/, stored by storage/) ----*/
 

@@ -81,22 +81,7 @@ static int64_t first_delay(const struct wsus_config *cfg)
 /* Sleep up to ms; 1 when asked to stop. */
 static int wait_ms(struct sync_scheduler *s, int64_t ms)
 {
-	struct timespec until;
-	int stop;
-
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(ms / 1000);
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&s->mu);
-	while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
-		;
-	stop = s->stop;
-	pthread_mutex_unlock(&s->mu);
-	return stop;
+	return wsus_wait_stop(&s->mu, &s->cv, &s->stop, ms);
 }
 
 static void *run(void *arg)
