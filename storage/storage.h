@@ -581,6 +581,32 @@ struct storage_rollup_counts {
 };
 int storage_rollup_counts(struct storage *st, struct storage_rollup_counts *out, struct err *e);
 
+/* Install activity for the ClientSummaries of RollupDownstreamServers
+ * (MS-WSUSSS 3.1.4.14.3.5-7, 3.2.4.5): per OS group and update revision,
+ * the installs and failed installs the upstream has not counted yet. Ours
+ * come from the install events of our computers after the event watermark;
+ * a descendant's are what our upstream role summed for it (dss_activity).
+ * Rows come ordered by OS group. */
+#define STORAGE_ROLLUP_OS_MAX 160
+struct storage_rollup_activity {
+	char    os[STORAGE_ROLLUP_OS_MAX];  /* the group key, as dss_activity keeps it */
+	int64_t computers;                  /* Count: computers of the group behind that server */
+	char    update_id[WSUS_GUID_LEN];
+	int     revision;
+	int64_t success, failure;
+};
+/* server_id NULL: ours, and *last_event = the newest event id now (the
+ * watermark once the upstream accepted them); 0 for a descendant. */
+int storage_rollup_activity(struct storage *st, const char *server_id, int64_t *last_event,
+			    int (*fn)(const struct storage_rollup_activity *a, void *ctx), void *ctx,
+			    struct err *e);
+/* The upstream accepted a descendant's row: its counts come off (what
+ * arrived meanwhile stays), the row goes at zero (3.2.4.5 step 3). */
+int storage_rollup_activity_sent(struct storage *st, const char *server_id,
+				 const struct storage_rollup_activity *a, struct err *e);
+/* The upstream accepted ours: the event watermark moves to last_event. */
+int storage_rollup_activity_mark(struct storage *st, int64_t last_event, struct err *e);
+
 /*---- storage_views.c: what the admin sees of computers and update states ----*/
 
 /* Which computers `computer list` shows (all of them when zeroed). */

@@ -9,7 +9,10 @@
  * clock, migration 9; MS-WSUSSS calls it LastStatusRollupTime and compares
  * LastChangeTime, which is the client's). A new upstream, or a new
  * RollupResetGuid from it, clears all of that so everything goes in full.
- * Also the ServerSummary counters that come from the Update Status table.
+ * Also the ServerSummary counters that come from the Update Status table,
+ * and the install activity of the ClientSummaries: ours counted from the
+ * install events after a watermark (the newest event id the upstream
+ * accepted), a descendant's taken off dss_activity once sent (3.2.4.5).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -310,4 +313,145 @@ int storage_rollup_counts(struct storage *st, struct storage_rollup_counts *out,
 		rc = st_query_int64(st, counts_sql[i], v[i], e);
 	storage_read_end(st, opened);
 	return rc;
+}
+
+/*---- Install activity (ClientSummaries) ----*/
+
+#define KEY_ACTIVITY "rollup.activity_event"   /* the newest event our upstream has counted */
+
+/* The OS group key our upstream role keeps in dss_activity.os
+ * (server_reporting.c): major.minor.build.spmajor.spminor/locale/arch/
+ * suite/oldtype/newtype/metrics. */
+#define OS_KEY(c)                                                                                   \
+	"printf('%d.%d.%d.%d.%d/%s/%s/%d/%d/%d/%d', coalesce(" c ".os_major, 0),"                 \
+	" coalesce(" c ".os_minor, 0), coalesce(" c ".os_build, 0), coalesce(" c ".os_sp_major, 0),"  \
+	" coalesce(" c ".os_sp_minor, 0), coalesce(" c ".os_locale, ''), coalesce(" c ".processor_arch, ''),"\
+	" coalesce(" c ".suite_mask, 0), coalesce(" c ".old_product_type, 0),"                        \
+	" coalesce(" c ".new_product_type, 0), coalesce(" c ".system_metrics, 0))"
+
+/* Install events (server_report.c's event_states): installed, also with a
+ * reboot pending; failed, killed, or failed after the reboot. */
+#define EV_SUCCESS "183, 184, 190, 191, 197, 199"
+#define EV_FAILURE "182, 187, 192, 195, 198, 200, 203, 204"
+
+/* Count: the computers of the group that get updates from that server
+ * (?1 NULL: ours). */
+#define GROUP_COUNT                                                                                 \
+	" (SELECT count(*) FROM computer g WHERE g.parent_server_id IS ?1 AND " OS_KEY("g") " = a.os)"
+
+static const char SQL_ACTIVITY_OURS[] =
+	"SELECT a.os, a.update_id, a.rev, a.ok, a.bad," GROUP_COUNT " FROM ("
+	" SELECT " OS_KEY("c") " AS os, lower(ev.update_id) AS update_id,"
+	"  coalesce(ev.revision_number, 0) AS rev, sum(ev.event_code IN (" EV_SUCCESS ")) AS ok,"
+	"  sum(ev.event_code IN (" EV_FAILURE ")) AS bad"
+	" FROM event ev JOIN computer c ON c.computer_id = ev.computer_id AND c.parent_server_id IS NULL"
+	" WHERE ev.event_id > ?2 AND ev.event_id <= ?3 AND ev.update_id IS NOT NULL"
+	"  AND ev.event_code IN (" EV_SUCCESS ", " EV_FAILURE ")"
+	" GROUP BY 1, 2, 3) a ORDER BY a.os, a.update_id, a.rev";
+
+static const char SQL_ACTIVITY_DSS[] =
+	"SELECT a.os, a.update_id, a.revision_number, a.install_success, a.install_failure," GROUP_COUNT
+	" FROM dss_activity a WHERE a.server_id = ?1 AND (a.install_success > 0 OR a.install_failure > 0)"
+	" ORDER BY a.os, a.update_id, a.revision_number";
+
+static int64_t activity_watermark(struct storage *st)
+{
+	char *v = NULL;
+	int64_t w = 0;
+
+	if (storage_state_get(st, KEY_ACTIVITY, &v) == 0)
+		w = strtoll(v, NULL, 10);
+	free(v);
+	return w;
+}
+
+int storage_rollup_activity(struct storage *st, const char *server_id, int64_t *last_event,
+			    int (*fn)(const struct storage_rollup_activity *a, void *ctx), void *ctx,
+			    struct err *e)
+{
+	struct storage_rollup_activity a;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*last_event = 0;
+	if (server_id == NULL) {
+		rc = st_query_int64(st, "SELECT coalesce(max(event_id), 0) FROM event", last_event, e);
+		if (rc < 0)
+			return rc;
+	}
+	/* A statement of its own: fn may call back into storage. */
+	rc = sqlite3_prepare_v2(st->db, server_id ? SQL_ACTIVITY_DSS : SQL_ACTIVITY_OURS, -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return st_sql_err(st, e, rc, "read install activity");
+	}
+	if (server_id != NULL) {
+		st_bind_text(s, 1, server_id);
+	} else {
+		sqlite3_bind_int64(s, 2, activity_watermark(st));
+		sqlite3_bind_int64(s, 3, *last_event);
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int r;
+
+		memset(&a, 0, sizeof(a));
+		st_column_copy(s, 0, a.os, sizeof(a.os));
+		st_column_copy(s, 1, a.update_id, sizeof(a.update_id));
+		a.revision = sqlite3_column_int(s, 2);
+		a.success = sqlite3_column_int64(s, 3);
+		a.failure = sqlite3_column_int64(s, 4);
+		a.computers = sqlite3_column_int64(s, 5);
+		r = fn(&a, ctx);
+		if (r != 0) {
+			sqlite3_finalize(s);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : st_sql_err(st, e, rc, "read install activity");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static const char SQL_ACTIVITY_TAKE[] =
+	"UPDATE dss_activity SET install_success = max(install_success - ?5, 0),"
+	" install_failure = max(install_failure - ?6, 0)"
+	" WHERE server_id = ?1 AND update_id = ?2 AND revision_number = ?3 AND os = ?4";
+static const char SQL_ACTIVITY_DROP[] =
+	"DELETE FROM dss_activity WHERE server_id = ?1 AND update_id = ?2 AND revision_number = ?3"
+	" AND os = ?4 AND install_success = 0 AND install_failure = 0";
+
+int storage_rollup_activity_sent(struct storage *st, const char *server_id,
+				 const struct storage_rollup_activity *a, struct err *e)
+{
+	const char *sql[] = { SQL_ACTIVITY_TAKE, SQL_ACTIVITY_DROP };
+	int rc = 0;
+
+	for (size_t i = 0; i < 2 && rc == 0; i++) {
+		sqlite3_stmt *s = NULL;
+
+		rc = st_prepare(st, sql[i], &s, e);
+		if (rc < 0)
+			return rc;
+		st_bind_text(s, 1, server_id);
+		st_bind_text(s, 2, a->update_id);
+		sqlite3_bind_int(s, 3, a->revision);
+		st_bind_text(s, 4, a->os);
+		if (i == 0) {
+			sqlite3_bind_int64(s, 5, a->success);
+			sqlite3_bind_int64(s, 6, a->failure);
+		}
+		rc = st_step_done(st, s, "record rolled-up install counts", e);
+		st_stmt_done(s);
+	}
+	return rc;
+}
+
+int storage_rollup_activity_mark(struct storage *st, int64_t last_event, struct err *e)
+{
+	char v[24];
+
+	if (last_event <= activity_watermark(st))
+		return 0;
+	snprintf(v, sizeof(v), "%lld", (long long)last_event);
+	return storage_state_set(st, KEY_ACTIVITY, v, e);
 }

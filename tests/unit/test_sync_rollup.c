@@ -11,7 +11,10 @@
  * out-of-sync check; a computer the upstream names out of sync, or a new
  * RollupResetGuid, gets a full rollup; the watermark is our clock, and a
  * state that goes makes a full rollup. The admin views of tier 0 see
- * tier 2's computers.
+ * tier 2's computers. ClientSummaries: tier 0 stores tier 2's install
+ * successes and failures (counted per operation, per OS group with its
+ * computer count) as tier 1 forwarded them; a rollup with nothing new adds
+ * none, a new event goes as a delta.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -199,6 +202,28 @@ static void report(struct storage *st, const char *id, const char *uid, int stat
 	ev.n_states = 1;
 	if (storage_report_put(st, &ev, 1, NULL, &e) < 0)
 		fail_msg("report %s: %s", id, e.msg);
+}
+
+/* An install event (183 installed, 182 failed) of id for revision 200 of uid. */
+static void install_event(struct storage *st, const char *id, const char *uid, int code)
+{
+	static int seq;
+	struct storage_report_event ev;
+	char inst[WSUS_GUID_LEN];
+	struct err e = { 0 };
+
+	snprintf(inst, sizeof(inst), "bbbbbbbb-0000-4000-8000-%012d", ++seq);
+	memset(&ev, 0, sizeof(ev));
+	ev.instance_id = inst;
+	ev.computer_id = id;
+	ev.received_ms = wsus_now_ms();
+	ev.time_ms = ev.received_ms;
+	ev.namespace_id = 1;
+	ev.event_id = code;
+	ev.update_id = uid;
+	ev.revision = 200;
+	if (storage_report_put(st, &ev, 1, NULL, &e) < 0)
+		fail_msg("event %s: %s", id, e.msg);
 }
 
 static void rollup(struct tier *t)
@@ -576,6 +601,80 @@ static void test_dss_order(void **state)
 	assert_string_equal(s.ids[3], "a-grandchild");
 }
 
+/* What tier's upstream role holds for server: "update=success/failure ...". */
+static char *activity_of(struct tier *t, const char *server)
+{
+	char *q = sfx_fmt("SELECT group_concat(update_id || '=' || install_success || '/' || install_failure, ' ')"
+			  " FROM (SELECT update_id, sum(install_success) AS install_success,"
+			  " sum(install_failure) AS install_failure FROM dss_activity WHERE server_id = '%s'"
+			  " GROUP BY update_id ORDER BY update_id)", server);
+	char *v = sfx_sql_text(t->x, q);
+
+	free(q);
+	return v;
+}
+
+/* 10. ClientSummaries (MS-WSUSSS 3.1.4.14.3.5-7, 3.2.4.5): tier 2's
+ * install operations reach tier 0 through tier 1, per OS group with the
+ * group's computer count; tier 1 forwards and then drops them; a second
+ * rollup sends no activity; a new failure goes as a delta. */
+static void test_client_summaries(void **state)
+{
+	struct chain *ch = *state;
+	struct tier *t0 = &ch->t[0], *t1 = &ch->t[1], *t2 = &ch->t[2];
+	const char *r;
+	char *v;
+
+	seed(ch);
+	install_event(t2->x->st, "pc-needs", U1, 183);
+	install_event(t2->x->st, "pc-fails", U1, 183);
+	install_event(t2->x->st, "pc-fails", U2, 182);
+	install_event(t2->x->st, "pc-fails", U2, 182);
+	rollup(t2);
+	r = last_req(t2, "RollupDownstreamServers");
+	/* one group: the three computers share an OS */
+	assert_non_null(strstr(r, "<OSMajorVersion>10</OSMajorVersion><OSMinorVersion>0</OSMinorVersion>"
+			       "<OSBuildNumber>26100</OSBuildNumber>"));
+	assert_non_null(strstr(r, "<OSLocale>en-US</OSLocale>"));
+	assert_non_null(strstr(r, "<ProcessorArchitecture>AMD64</ProcessorArchitecture><Count>3</Count>"));
+	assert_null(strstr(strstr(r, "</DownstreamServerRollupClientSummary>") + 1,
+			   "<DownstreamServerRollupClientSummary>"));
+	assert_non_null(strstr(r, "<UpdateId>" U2 "</UpdateId><RevisionNumber>200</RevisionNumber>"
+			       "<InstallSuccessCount>0</InstallSuccessCount><InstallFailureCount>2</InstallFailureCount>"));
+	v = activity_of(t1, t2->c.server_id);
+	assert_string_equal(v, U1 "=2/0 " U2 "=0/2");
+	free(v);
+
+	rollup(t1);
+	r = last_req(t1, "RollupDownstreamServers");
+	/* tier 2's group, counted from the computers tier 2 rolled up to tier 1 */
+	assert_non_null(strstr(r, "<Count>3</Count>"));
+	v = activity_of(t0, t2->c.server_id);
+	assert_string_equal(v, U1 "=2/0 " U2 "=0/2");
+	free(v);
+	v = activity_of(t0, t1->c.server_id);
+	assert_string_equal(v, "");                       /* tier 1's own computers did nothing */
+	free(v);
+	assert_int_equal(sfx_sql_int(t1->x, "SELECT count(*) FROM dss_activity"), 0);   /* forwarded */
+
+	/* nothing new: no activity goes, tier 0's counts stay */
+	rollup(t2);
+	assert_null(strstr(last_req(t2, "RollupDownstreamServers"), "ActivitySummary>"));
+	rollup(t1);
+	assert_null(strstr(last_req(t1, "RollupDownstreamServers"), "ActivitySummary>"));
+	v = activity_of(t0, t2->c.server_id);
+	assert_string_equal(v, U1 "=2/0 " U2 "=0/2");
+	free(v);
+
+	/* a new failure goes as a delta */
+	install_event(t2->x->st, "pc-needs", U2, 182);
+	rollup(t2);
+	rollup(t1);
+	v = activity_of(t0, t2->c.server_id);
+	assert_string_equal(v, U1 "=2/0 " U2 "=0/3");
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -589,6 +688,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_views_at_top, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dss_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watermark, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_summaries, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
