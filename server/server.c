@@ -89,6 +89,8 @@
 
 struct server_impl;
 
+static atomic_uint_fast64_t server_instances;   /* servers started in this process */
+
 /* One daemon's view: the handler's cls. */
 struct listener {
 	struct server_impl *impl;
@@ -1140,6 +1142,7 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 	if (impl == NULL)
 		return err_set(e, -ENOMEM, "out of memory");
 	impl->s.cfg = cfg;
+	impl->s.instance = atomic_fetch_add(&server_instances, 1) + 1;
 	impl->tls = (struct listener){ impl, 0 };
 	impl->plain = (struct listener){ impl, 1 };
 	pthread_mutex_init(&impl->s.st_lock, NULL);
@@ -1158,6 +1161,8 @@ int server_start(const struct wsus_config *cfg, struct server **out, struct err 
 		rc = server_report_start(&impl->s, NULL, e);
 	if (rc == 0)
 		rc = server_access_open(cfg->log_access, &impl->s.access, e);
+	if (rc == 0)
+		rc = server_fresh_start(&impl->s, e);
 	if (rc < 0)
 		goto fail;
 	fd = listen_on(cfg->srv_listen, &impl->s.port, e);
@@ -1253,6 +1258,7 @@ int server_stop(struct server *srv)
 	/* no request can queue events any more: store what is waiting */
 	server_report_stop(srv);
 	server_access_close(srv->access);
+	server_fresh_stop(srv);
 	server_scan_cache_free(srv);
 	for (size_t i = 0; i < srv->st_nfree; i++)
 		storage_close(srv->st_free[i]);

@@ -184,8 +184,16 @@ static void make_config_fingerprint(void)
 	wsus_hex_encode(sha1, WSUS_SHA1_LEN, config_fingerprint);
 }
 
+/* The stamp this thread read last, good while the database generation
+ * stands (server_fresh.c). */
+static _Thread_local struct {
+	uint64_t instance, gen;
+	int64_t ms;
+} stamp_local;
+
 static int config_stamp(struct server_req *req, int64_t *ms, struct server_fault *f)
 {
+	uint64_t gen = server_fresh_gen(req->srv);
 	struct err e = { 0 };
 	int rc;
 
@@ -194,9 +202,18 @@ static int config_stamp(struct server_req *req, int64_t *ms, struct server_fault
 		*ms = site_stamp(req->srv->cfg->srv_site_secret, config_fingerprint);
 		return 0;
 	}
+	if (gen != 0 && stamp_local.instance == req->srv->instance && stamp_local.gen == gen) {
+		*ms = stamp_local.ms;
+		return 0;
+	}
 	rc = storage_client_config_stamp(req->st, config_fingerprint, ms, &e);
 	if (rc < 0)
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);
+	if (rc == 0 && gen != 0) {
+		stamp_local.instance = req->srv->instance;
+		stamp_local.gen = gen;
+		stamp_local.ms = *ms;
+	}
 	return rc;
 }
 
@@ -294,7 +311,8 @@ int server_client_groups(struct server_req *req, const struct server_cookie_clai
 {
 	int targeting = req->srv->cfg == NULL || req->srv->cfg->srv_client_targeting;
 	struct err e = { 0 };
-	int rc = storage_client_groups(req->st, c->subject, c->groups, targeting, g, &e);
+	int rc = storage_client_groups_at(req->st, server_fresh_gen(req->srv), c->subject, c->groups, targeting, g,
+					  &e);
 
 	if (rc < 0)
 		server_fault_set(f, PROTOCOL_ERR_INTERNAL, "%s", e.msg);

@@ -1112,12 +1112,65 @@ static int sync_begin(struct sync *s, struct server_req *req, struct protocol_re
 	return 0;
 }
 
+/* Computers this thread found registered (and recorded as seen) lately:
+ * while the database generation stands (server_fresh.c) and for at most
+ * SYNC_SEEN_FRESH_MS, the same computer with the same protocol version is
+ * neither read nor recorded again. Any commit, a registration or a removal
+ * included, moves the generation. */
+#define SYNC_SEEN_LOCAL    64
+#define SYNC_SEEN_FRESH_MS 60000       /* as storage_client_touch's own rate */
+
+static _Thread_local struct seen_local {
+	uint64_t instance, gen;
+	int64_t at_ms;
+	char id[64];
+	char pv[16];
+} seen_local[SYNC_SEEN_LOCAL];
+
+static struct seen_local *seen_slot(const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = id; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return &seen_local[h % SYNC_SEEN_LOCAL];
+}
+
+static int seen_lately(const struct sync *s, uint64_t gen, int64_t now)
+{
+	const struct seen_local *x = seen_slot(s->c.subject);
+
+	return gen != 0 && x->instance == s->req->srv->instance && x->gen == gen && now - x->at_ms >= 0 &&
+	       now - x->at_ms < SYNC_SEEN_FRESH_MS && strcmp(x->id, s->c.subject) == 0 &&
+	       strcmp(x->pv, s->c.protocol_version) == 0;
+}
+
+static void seen_keep(const struct sync *s, uint64_t gen, int64_t now)
+{
+	struct seen_local *x = seen_slot(s->c.subject);
+
+	if (gen == 0 || strlen(s->c.subject) >= sizeof(x->id) || strlen(s->c.protocol_version) >= sizeof(x->pv))
+		return;
+	x->instance = s->req->srv->instance;
+	x->gen = gen;
+	x->at_ms = now;
+	snprintf(x->id, sizeof(x->id), "%s", s->c.subject);
+	snprintf(x->pv, sizeof(x->pv), "%s", s->c.protocol_version);
+}
+
 static int sync_registered(struct sync *s, struct server_fault *f)
 {
+	uint64_t gen = server_fresh_gen(s->req->srv);
+	int64_t now = wsus_now_ms();
 	struct err e = { 0 };
-	int rc = storage_client_touch(s->req->st, s->c.subject,
-				      s->c.protocol_version[0] ? s->c.protocol_version : NULL, &e);
+	int rc;
 
+	if (seen_lately(s, gen, now))
+		return 0;
+	rc = storage_client_touch(s->req->st, s->c.subject, s->c.protocol_version[0] ? s->c.protocol_version : NULL,
+				  &e);
+	if (rc == 0)
+		seen_keep(s, gen, now);
 	if (rc == -ENOENT && server_client_site_join(s->req, &s->c) == 0)
 		rc = 0;
 	if (rc == -ENOENT)

@@ -36,6 +36,7 @@ struct server_limit;
 struct server_scan_cache;
 struct server_scan;
 struct server_access;
+struct server_fresh;
 
 struct server {
 	const struct wsus_config *cfg;
@@ -61,6 +62,9 @@ struct server {
 					     freed with the writer: server_report_start/stop) */
 	struct server_scan_cache *scan_cache; /* prepared scan states (server_scanstate.c), made on first use */
 	struct server_access *access;   /* the access log's writer (server_access.c) */
+	_Atomic uint64_t db_gen;        /* the database generation (server_fresh.c), 0 = not polled */
+	struct server_fresh *fresh;     /* its poller, NULL when not running */
+	uint64_t instance;              /* this server among those of the process (copies name it) */
 };
 
 struct server_req {
@@ -106,6 +110,13 @@ struct server_req {
 	const char *op_name;
 	char        computer_id[256];
 };
+
+/* server_fresh.c: the database generation (design notes there). start
+ * polls from a connection of its own and sets db_gen to 1; stop ends it and
+ * sets it back to 0. gen: the current generation, 0 when not polled. */
+int server_fresh_start(struct server *srv, struct err *e);
+void server_fresh_stop(struct server *srv);
+uint64_t server_fresh_gen(const struct server *srv);
 
 /* Note the ComputerID req is for (the access log's last field). */
 void server_req_computer(struct server_req *req, const char *id);
@@ -399,6 +410,9 @@ int server_scan_fragment(struct server_req *req, const struct server_scan *s, si
 /* Revision i's payloads. */
 int server_scan_files(struct server_req *req, const struct server_scan *s, size_t i,
 		      const struct server_scan_files **out);
+/* Drop the calling thread's references to states (design note 7); threads
+ * that end drop theirs by themselves. For tests answering on their own thread. */
+void server_scan_locals_drop(void);
 /* Answers kept in a state (design notes 5, 6), by a SHA-1 of what the
  * answer is a function of besides the state (the caller's choice; it must
  * include the coding asked for). get: 1 and *a (its bytes valid while s is

@@ -58,6 +58,7 @@
 #define SCAN_LOCALE_MAX     24
 #define SCAN_MEMO_BYTES     (32u * 1024 * 1024)   /* memoised answers per state */
 #define SCAN_MEMO_BUCKETS   64    /* memo lists per state, by the key's first byte */
+#define SCAN_LOCAL          4     /* states a worker thread keeps references to (design note 7) */
 
 /* One stored fragment of a revision, escaped as <Xml> character data. */
 struct server_scan_block {
@@ -331,9 +332,100 @@ static int build_into(struct server_scan_cache *c, struct scan_slot *sl, struct 
 	return rc;
 }
 
-static int scan_get(struct server_req *req, const struct storage_client_groups *g,
-		    const char (*filter)[WSUS_GUID_LEN], size_t n_filter, const char *key,
-		    const struct server_scan **out, struct err *e)
+/*---- A worker's own references (design note 7) ----*/
+
+struct scan_local {
+	uint64_t instance, gen;
+	char *key;
+	const struct server_scan *s;
+};
+
+struct scan_locals {
+	struct scan_local e[SCAN_LOCAL];
+	unsigned next;
+};
+
+static pthread_key_t locals_key;
+static pthread_once_t locals_once = PTHREAD_ONCE_INIT;
+
+static void locals_free(void *p)
+{
+	struct scan_locals *l = p;
+
+	for (size_t i = 0; l != NULL && i < SCAN_LOCAL; i++) {
+		free(l->e[i].key);
+		server_scan_put(l->e[i].s);
+	}
+	free(l);
+}
+
+static void locals_init(void)
+{
+	pthread_key_create(&locals_key, locals_free);
+}
+
+static struct scan_locals *locals(int make)
+{
+	struct scan_locals *l;
+
+	pthread_once(&locals_once, locals_init);
+	l = pthread_getspecific(locals_key);
+	if (l == NULL && make && (l = calloc(1, sizeof(*l))) != NULL && pthread_setspecific(locals_key, l) != 0) {
+		free(l);
+		l = NULL;
+	}
+	return l;
+}
+
+void server_scan_locals_drop(void)
+{
+	struct scan_locals *l = locals(0);
+
+	if (l != NULL) {
+		pthread_setspecific(locals_key, NULL);
+		locals_free(l);
+	}
+}
+
+static int local_get(const struct server *srv, uint64_t gen, const char *key, const struct server_scan **out)
+{
+	struct scan_locals *l = locals(0);
+
+	for (size_t i = 0; l != NULL && i < SCAN_LOCAL; i++) {
+		struct scan_local *x = &l->e[i];
+
+		if (x->s != NULL && x->instance == srv->instance && x->gen == gen && strcmp(x->key, key) == 0) {
+			*out = server_scan_ref(x->s);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void local_keep(const struct server *srv, uint64_t gen, const char *key, const struct server_scan *s)
+{
+	struct scan_locals *l = locals(1);
+	struct scan_local *x = NULL;
+	char *k;
+
+	if (l == NULL || (k = strdup(key)) == NULL)
+		return;
+	for (size_t i = 0; i < SCAN_LOCAL && x == NULL; i++)
+		if (l->e[i].s != NULL && l->e[i].instance == srv->instance && strcmp(l->e[i].key, key) == 0)
+			x = &l->e[i];
+	if (x == NULL)
+		x = &l->e[l->next++ % SCAN_LOCAL];
+	free(x->key);
+	server_scan_put(x->s);
+	x->instance = srv->instance;
+	x->gen = gen;
+	x->key = k;
+	x->s = server_scan_ref(s);
+}
+
+static int scan_get_shared(struct server_req *req, const struct storage_client_groups *g,
+			   const char (*filter)[WSUS_GUID_LEN], size_t n_filter, const char *key,
+			   const struct server_scan **out, struct err *e)
 {
 	struct server_scan_cache *c = cache_of(req->srv);
 	struct scan_slot *sl;
@@ -373,6 +465,23 @@ static int scan_get(struct server_req *req, const struct storage_client_groups *
 	sl->used = ++c->tick;
 	pthread_mutex_unlock(&c->lock);
 	return build_into(c, sl, req, g, filter, n_filter, out, e);
+}
+
+/* From this thread's references while the generation stands (read before
+ * anything else: server_fresh.c design note 3), else from the table. */
+static int scan_get(struct server_req *req, const struct storage_client_groups *g,
+		    const char (*filter)[WSUS_GUID_LEN], size_t n_filter, const char *key,
+		    const struct server_scan **out, struct err *e)
+{
+	uint64_t gen = server_fresh_gen(req->srv);
+	int rc;
+
+	if (gen != 0 && local_get(req->srv, gen, key, out))
+		return 0;
+	rc = scan_get_shared(req, g, filter, n_filter, key, out, e);
+	if (rc == 0 && gen != 0)
+		local_keep(req->srv, gen, key, *out);
+	return rc;
 }
 
 int server_scan_get(struct server_req *req, const struct storage_client_groups *g,

@@ -696,6 +696,13 @@ struct storage_client_groups {
 };
 int storage_client_groups(struct storage *st, const char *computer_id, const char *requested,
 			  int client_targeting, struct storage_client_groups *out, struct err *e);
+/* The same, where the caller knows the database has not changed since its
+ * own generation gen (nonzero) began: a resolution this handle kept at gen
+ * is used without asking the database. gen 0: as storage_client_groups. */
+int storage_client_groups_at(struct storage *st, uint64_t gen, const char *computer_id, const char *requested,
+			     int client_targeting, struct storage_client_groups *out, struct err *e);
+/* PRAGMA data_version: moves when another connection has committed. */
+int storage_data_version(struct storage *st, int64_t *v, struct err *e);
 
 /* RegisterComputer's ComputerInfo (strings may be NULL). */
 struct storage_client_computer {

@@ -15,7 +15,10 @@
  *   6 SyncUpdates answers are kept round the cookie: in every coding a
  *     second client with the same lists is answered from what the first
  *     left, is offered exactly what an unkept scan offers, and gets its own
- *     cookie; a delta (nothing new) is kept too; a new anchor keeps nothing.
+ *     cookie; a delta (nothing new) is kept too; a new anchor keeps nothing;
+ *   7 the database generation: the poller moves it when another connection
+ *     commits; while it stands a worker answers from its own references
+ *     (an approval made meanwhile is not seen), once it moves the approval is.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -555,6 +559,71 @@ static void test_sync_answers_are_kept_round_the_cookie(void **state)
 	tsrv_close(&t);
 }
 
+/*---- 7. The database generation ----*/
+
+/* 7.1 another connection's commit moves the generation within a second */
+static void test_generation_moves_on_a_commit(void **state)
+{
+	struct storage *other = NULL;
+	struct err e = { 0 };
+	struct tsrv t;
+	uint64_t g0;
+
+	(void)state;
+	tsrv_open(&t, &cat);
+	assert_int_equal(server_fresh_gen(&t.srv), 0);      /* no poller: read the database */
+	assert_int_equal(server_fresh_start(&t.srv, &e), 0);
+	g0 = server_fresh_gen(&t.srv);
+	assert_true(g0 >= 1);
+	assert_int_equal(storage_open(t.dir, NULL, &other, &e), 0);
+	assert_int_equal(storage_group_add(other, "Moved", NULL, &e), 0);
+	for (int i = 0; i < 100 && server_fresh_gen(&t.srv) == g0; i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	assert_true(server_fresh_gen(&t.srv) > g0);
+	storage_close(other);
+	server_fresh_stop(&t.srv);
+	assert_int_equal(server_fresh_gen(&t.srv), 0);
+	tsrv_close(&t);
+}
+
+/* 7.2 with the generation held still, scans come from this thread's
+ * references even after an approval; when it moves, the approval is seen */
+static void test_scans_follow_the_generation(void **state)
+{
+	const char *uids[40];
+	size_t n = approvable(uids, 40);
+	struct tclient a, b, c;
+	struct tsrv t;
+
+	(void)state;
+	assert_true(n >= 30);
+	tsrv_open(&t, &cat);
+	for (size_t i = 0; i < 20; i++)
+		tsrv_approve(&t, uids[i], "All Computers", STORAGE_ACTION_INSTALL, NULL);
+	t.srv.instance = 77;
+	atomic_store(&t.srv.db_gen, 5);                    /* a poller that has seen nothing */
+	tclient_init(&a, &t, "5a5a5a5a-0000-4000-8000-000000000001", "");
+	tclient_handshake(&a, 1);
+	tclient_scan(&a);
+	for (size_t i = 20; i < 30; i++)
+		tsrv_approve(&t, uids[i], "All Computers", STORAGE_ACTION_INSTALL, NULL);
+	tclient_init(&b, &t, "5a5a5a5a-0000-4000-8000-000000000002", "");
+	tclient_handshake(&b, 1);
+	tclient_scan(&b);
+	assert_int_equal(b.n_offers, a.n_offers);          /* answered from the kept state */
+	atomic_store(&t.srv.db_gen, 6);                    /* the poller saw the approvals */
+	tclient_init(&c, &t, "5a5a5a5a-0000-4000-8000-000000000003", "");
+	tclient_handshake(&c, 1);
+	tclient_scan(&c);
+	assert_true(c.n_offers > a.n_offers);
+	server_scan_locals_drop();
+	atomic_store(&t.srv.db_gen, 0);
+	tclient_free(&a);
+	tclient_free(&b);
+	tclient_free(&c);
+	tsrv_close(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +633,8 @@ int main(void)
 		cmocka_unit_test(test_prerequisite_test_matches_the_documents),
 		cmocka_unit_test(test_extended_info_is_memoised_per_state),
 		cmocka_unit_test(test_sync_answers_are_kept_round_the_cookie),
+		cmocka_unit_test(test_generation_moves_on_a_commit),
+		cmocka_unit_test(test_scans_follow_the_generation),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
