@@ -309,6 +309,16 @@ int wsus_guid_random(char out[WSUS_GUID_LEN])
 
 /*---- Digests ----*/
 
+uint32_t wsus_fnv1a(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
 void wsus_sha1(const void *data, size_t n, uint8_t out[WSUS_SHA1_LEN])
 {
 	SHA1(data, n, out);

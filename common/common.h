@@ -86,6 +86,10 @@ int wsus_guid_normalize(const char *in, char out[WSUS_GUID_LEN]);
 /* A random (version 4) GUID, lower case. */
 int wsus_guid_random(char out[WSUS_GUID_LEN]);
 
+/* FNV-1a of n bytes: a cheap hash for small in-memory tables (not for
+ * anything a peer could aim at). */
+uint32_t wsus_fnv1a(const void *p, size_t n);
+
 /*---- Digests (OpenSSL libcrypto) ----*/
 
 #define WSUS_SHA1_LEN   20

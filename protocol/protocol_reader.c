@@ -263,11 +263,9 @@ static const char *intern_ns(struct reader *r, const char *ns, size_t len)
  * a small open-addressed table; past it names are copied per node. */
 static const char *intern_name(struct reader *r, const char *local)
 {
-	uint32_t h = 2166136261u;
 	size_t len = strlen(local);
+	uint32_t h = wsus_fnv1a(local, len);
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)local[i]) * 16777619u;
 	for (size_t k = 0; k < 8; k++) {
 		const char **slot = &r->names[(h + k) % MAX_INTERNED_NAMES];
 

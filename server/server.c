@@ -506,9 +506,9 @@ static int join_split(const struct server_scan_answer *a, size_t cut, struct wsu
 /* A split answer the handler wrote whole: keep its head (encoded) and tail,
  * and send it as a hit would be sent, so every client of a key gets the
  * same bytes. */
-static int keep_split(struct server_req *req, const char *asked, struct wsus_buf *body)
+static int keep_split(struct server_req *req, const char *coding, struct wsus_buf *body)
 {
-	struct server_scan_answer a = { .coding = body->len < SERVER_ENCODE_MIN ? NULL : asked, .split = 1 };
+	struct server_scan_answer a = { .coding = coding, .split = 1 };
 	struct wsus_buf head;
 	int rc;
 
@@ -546,7 +546,7 @@ const char *server_encode_answer(struct server_req *req, int *status, struct wsu
 		rc = wsus_buf_append(body, a->data, a->len);
 	} else if (req->memo_state != NULL && req->memo_split) {
 		coding = body->len < SERVER_ENCODE_MIN ? NULL : asked;
-		rc = keep_split(req, asked, body);
+		rc = keep_split(req, coding, body);
 	} else {
 		coding = encode_body(asked, body);
 		if (req->memo_state != NULL)

@@ -1129,11 +1129,7 @@ static _Thread_local struct seen_local {
 
 static struct seen_local *seen_slot(const char *id)
 {
-	uint32_t h = 2166136261u;
-
-	for (const char *p = id; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return &seen_local[h % SYNC_SEEN_LOCAL];
+	return &seen_local[wsus_fnv1a(id, strlen(id)) % SYNC_SEEN_LOCAL];
 }
 
 static int seen_lately(const struct sync *s, uint64_t gen, int64_t now)

@@ -698,7 +698,8 @@ int storage_client_groups(struct storage *st, const char *computer_id, const cha
 			  int client_targeting, struct storage_client_groups *out, struct err *e);
 /* The same, where the caller knows the database has not changed since its
  * own generation gen (nonzero) began: a resolution this handle kept at gen
- * is used without asking the database. gen 0: as storage_client_groups. */
+ * (and before its own last write) is used without asking the database.
+ * gen 0: as storage_client_groups, which always reads. */
 int storage_client_groups_at(struct storage *st, uint64_t gen, const char *computer_id, const char *requested,
 			     int client_targeting, struct storage_client_groups *out, struct err *e);
 /* PRAGMA data_version: moves when another connection has committed. */

@@ -303,11 +303,12 @@ static int groups_resolve(struct storage *st, const char *computer_id, const cha
 	return expand_ancestors(st, out, e);
 }
 
-/* Resolutions are kept on the handle: every client of a group asks the same
- * (its requested names, or its computer's assignment), on every SyncUpdates.
- * One is good while the database is as it was when it was made: no other
- * connection committed since (PRAGMA data_version, which starts a fresh read
- * to tell) and this one changed no row (sqlite3_total_changes64). */
+/* Resolutions are kept on the handle for callers that know the database
+ * has not changed (storage_client_groups_at): every client of a group asks
+ * the same (its requested names, or its computer's assignment) on every
+ * call. One is good while the caller's generation and this handle's own
+ * change count (sqlite3_total_changes64: a write here, which the caller's
+ * generation may not see yet) are what they were when it was made. */
 static int groups_key(const char *computer_id, const char *requested, int client_targeting,
 		      uint8_t key[WSUS_SHA1_LEN])
 {
@@ -321,21 +322,30 @@ static int groups_key(const char *computer_id, const char *requested, int client
 	return 0;
 }
 
-static int groups_kept(struct storage *st, int by_gen, int64_t version, const char *computer_id,
-		      const char *requested, int client_targeting, struct storage_client_groups *out,
-		      struct err *e)
+int storage_data_version(struct storage *st, int64_t *v, struct err *e)
+{
+	return st_query_int64(st, SQL_DATA_VERSION, v, e);
+}
+
+int storage_client_groups(struct storage *st, const char *computer_id, const char *requested,
+			  int client_targeting, struct storage_client_groups *out, struct err *e)
+{
+	return groups_resolve(st, computer_id, requested, client_targeting, out, e);
+}
+
+int storage_client_groups_at(struct storage *st, uint64_t gen, const char *computer_id, const char *requested,
+			     int client_targeting, struct storage_client_groups *out, struct err *e)
 {
 	struct st_groups_memo *m;
 	uint8_t key[WSUS_SHA1_LEN];
 	int64_t own = sqlite3_total_changes64(st->db);
 	int rc;
 
-	if (groups_key(computer_id, requested, client_targeting, key) < 0)
+	if (gen == 0 || groups_key(computer_id, requested, client_targeting, key) < 0)
 		return groups_resolve(st, computer_id, requested, client_targeting, out, e);
 	for (size_t i = 0; i < STORAGE_GROUPS_MEMO; i++) {
 		m = &st->groups_memo[i];
-		if (m->used && m->by_gen == by_gen && m->data_version == version && m->own_changes == own &&
-		    memcmp(m->key, key, sizeof(key)) == 0) {
+		if (m->used && m->gen == gen && m->own_changes == own && memcmp(m->key, key, sizeof(key)) == 0) {
 			*out = m->g;
 			return 0;
 		}
@@ -345,36 +355,11 @@ static int groups_kept(struct storage *st, int by_gen, int64_t version, const ch
 		return rc;
 	m = &st->groups_memo[st->groups_next++ % STORAGE_GROUPS_MEMO];
 	m->used = 1;
-	m->by_gen = by_gen;
-	m->data_version = version;
+	m->gen = gen;
 	m->own_changes = own;
 	memcpy(m->key, key, sizeof(key));
 	m->g = *out;
 	return 0;
-}
-
-int storage_data_version(struct storage *st, int64_t *v, struct err *e)
-{
-	return st_query_int64(st, SQL_DATA_VERSION, v, e);
-}
-
-int storage_client_groups(struct storage *st, const char *computer_id, const char *requested,
-			  int client_targeting, struct storage_client_groups *out, struct err *e)
-{
-	int64_t version;
-	int rc = storage_data_version(st, &version, e);
-
-	if (rc < 0)
-		return rc;
-	return groups_kept(st, 0, version, computer_id, requested, client_targeting, out, e);
-}
-
-int storage_client_groups_at(struct storage *st, uint64_t gen, const char *computer_id, const char *requested,
-			     int client_targeting, struct storage_client_groups *out, struct err *e)
-{
-	if (gen == 0)
-		return storage_client_groups(st, computer_id, requested, client_targeting, out, e);
-	return groups_kept(st, 1, (int64_t)gen, computer_id, requested, client_targeting, out, e);
 }
 
 /*---- Registration ----*/

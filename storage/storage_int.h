@@ -45,8 +45,7 @@ struct storage {
 	/* group resolutions kept on this handle (storage_client.c) */
 	struct st_groups_memo {
 		int      used;
-		int      by_gen;                       /* data_version is the caller's generation */
-		int64_t  data_version;                 /* PRAGMA data_version when made */
+		uint64_t gen;                          /* the caller's generation when made */
 		int64_t  own_changes;                  /* sqlite3_total_changes64 when made */
 		uint8_t  key[WSUS_SHA1_LEN];
 		struct storage_client_groups g;

@@ -1,7 +1,7 @@
 /*
  * test_storage_deploy.c -- target groups, approvals and declines.
- * Groups: 1 action names, 2 target groups (2.2: a client's resolved groups,
- * kept on the handle, follow changes from this and other connections),
+ * Groups: 1 action names, 2 target groups (2.2: a client's resolved groups
+ * follow changes from this and other connections),
  * 3 deployments (set, replace, idempotence, errors), 4 declines.
  */
 #include <errno.h>
