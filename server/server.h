@@ -50,5 +50,7 @@ int server_admin_port(const struct server_admin *a);
 void server_admin_stop(struct server_admin *a);
 /* The SHA-256 of the certificate now served. */
 void server_tls_fp_get(struct server *srv, char fp[65]);
+/* The expiry (unix seconds) of the certificate being served, 0 if unknown. */
+int64_t server_tls_not_after(struct server *srv);
 
 #endif /* WSUS_SERVER_H */

@@ -175,28 +175,6 @@ static int64_t free_bytes(const char *dir, int *read_only)
 	return (int64_t)v.f_bavail * (int64_t)v.f_frsize;
 }
 
-static int64_t cert_expiry(const struct wsus_config *cfg)
-{
-	char *cert = NULL, *key = NULL, fp[65];
-	gnutls_x509_crt_t crt;
-	gnutls_datum_t d;
-	int64_t t = 0;
-
-	if (server_tls_load(cfg, &cert, &key, fp, NULL) < 0)
-		return 0;
-	d.data = (unsigned char *)cert;
-	d.size = (unsigned int)strlen(cert);
-	if (gnutls_x509_crt_init(&crt) == 0) {
-		if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) == 0)
-			t = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
-		gnutls_x509_crt_deinit(crt);
-	}
-	explicit_bzero(key, strlen(key));
-	free(key);
-	free(cert);
-	return t;
-}
-
 static void gather(struct server_admin *a, struct admin_facts *f)
 {
 	const struct wsus_config *cfg = a->cfg;
@@ -207,7 +185,7 @@ static void gather(struct server_admin *a, struct admin_facts *f)
 
 	memset(f, 0, sizeof(*f));
 	server_tls_fp_get(a->srv, f->fp);
-	f->cert_not_after = cert_expiry(cfg);
+	f->cert_not_after = server_tls_not_after(a->srv);   /* what is served, not the file */
 	f->free_data = free_bytes(cfg->st_data_dir, &ro);
 	f->free_content = free_bytes(cfg->st_content_dir, NULL);
 	snprintf(db, sizeof(db), "%s/wsus.db", cfg->st_data_dir);
@@ -275,42 +253,27 @@ static void health(struct server_admin *a, const struct admin_facts *f, struct w
 
 /*---- /metrics (Prometheus text exposition format 0.0.4) ----*/
 
-static void put(struct wsus_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct wsus_buf *b, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		wsus_buf_append(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-}
-
 static void gauge(struct wsus_buf *b, const char *name, const char *help, double v)
 {
-	put(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
+	wsus_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
 }
 
 static void request_metrics(struct wsus_buf *b)
 {
-	put(b, "# HELP wsus_requests_total SOAP requests answered, by operation and HTTP status.\n"
+	wsus_buf_printf(b, "# HELP wsus_requests_total SOAP requests answered, by operation and HTTP status.\n"
 	       "# TYPE wsus_requests_total counter\n");
 	pthread_mutex_lock(&metrics_mu);
 	for (size_t i = 0; i < SERVER_METRICS_OPS && metrics[i].name[0]; i++)
 		for (size_t c = 0; c < SERVER_METRICS_CODES && metrics[i].status[c]; c++)
-			put(b, "wsus_requests_total{operation=\"%s\",status=\"%u\"} %llu\n", metrics[i].name,
+			wsus_buf_printf(b, "wsus_requests_total{operation=\"%s\",status=\"%u\"} %llu\n", metrics[i].name,
 			    metrics[i].status[c], (unsigned long long)metrics[i].count[c]);
-	put(b, "# HELP wsus_request_duration_seconds Time to answer a SOAP request, by operation.\n"
+	wsus_buf_printf(b, "# HELP wsus_request_duration_seconds Time to answer a SOAP request, by operation.\n"
 	       "# TYPE wsus_request_duration_seconds histogram\n");
 	for (size_t i = 0; i < SERVER_METRICS_OPS && metrics[i].name[0]; i++) {
 		for (size_t k = 0; k < N_BOUNDS; k++)
-			put(b, "wsus_request_duration_seconds_bucket{operation=\"%s\",le=\"%g\"} %llu\n",
+			wsus_buf_printf(b, "wsus_request_duration_seconds_bucket{operation=\"%s\",le=\"%g\"} %llu\n",
 			    metrics[i].name, latency_bounds[k], (unsigned long long)metrics[i].bucket[k]);
-		put(b, "wsus_request_duration_seconds_bucket{operation=\"%s\",le=\"+Inf\"} %llu\n"
+		wsus_buf_printf(b, "wsus_request_duration_seconds_bucket{operation=\"%s\",le=\"+Inf\"} %llu\n"
 		       "wsus_request_duration_seconds_sum{operation=\"%s\"} %.6f\n"
 		       "wsus_request_duration_seconds_count{operation=\"%s\"} %llu\n",
 		    metrics[i].name, (unsigned long long)metrics[i].n, metrics[i].name, metrics[i].sum,
@@ -335,7 +298,7 @@ static void prom(struct server_admin *a, const struct admin_facts *f, struct wsu
 	      (double)f->rep.computers_needing);
 	gauge(b, "wsus_computers_with_errors", "Computers that reported a failed install.",
 	      (double)f->rep.computers_with_errors);
-	put(b, "# HELP wsus_content_files Payloads the catalogue names, by state.\n"
+	wsus_buf_printf(b, "# HELP wsus_content_files Payloads the catalogue names, by state.\n"
 	       "# TYPE wsus_content_files gauge\n"
 	       "wsus_content_files{state=\"present\"} %lld\nwsus_content_files{state=\"missing\"} %lld\n"
 	       "wsus_content_files{state=\"quarantined\"} %lld\n",
@@ -350,18 +313,18 @@ static void prom(struct server_admin *a, const struct admin_facts *f, struct wsu
 	      f->have_sync && f->sync.error[0] == '\0' ? 1 : 0);
 	gauge(b, "wsus_sync_last_success_seconds", "When the last successful sync finished (Unix time, 0 none known).",
 	      f->have_ok ? (double)f->sync_ok.finished_ms / 1000 : 0);
-	put(b, "# HELP wsus_sync_runs_total Sync runs recorded in the sync history, by result.\n"
+	wsus_buf_printf(b, "# HELP wsus_sync_runs_total Sync runs recorded in the sync history, by result.\n"
 	       "# TYPE wsus_sync_runs_total counter\n"
 	       "wsus_sync_runs_total{result=\"success\"} %lld\nwsus_sync_runs_total{result=\"failure\"} %lld\n",
 	    (long long)f->runs_ok, (long long)f->runs_failed);
-	put(b, "# HELP wsus_scans_total SyncUpdates answered: full (the client's cookie carried no catalogue"
+	wsus_buf_printf(b, "# HELP wsus_scans_total SyncUpdates answered: full (the client's cookie carried no catalogue"
 	       " anchor: a first scan) or delta (from an anchor).\n"
 	       "# TYPE wsus_scans_total counter\n"
 	       "wsus_scans_total{kind=\"full\"} %llu\nwsus_scans_total{kind=\"delta\"} %llu\n",
 	    (unsigned long long)atomic_load(&scans_full), (unsigned long long)atomic_load(&scans_delta));
 	gauge(b, "wsus_report_queue_events", "Client report events waiting for the writer.",
 	      (double)f->report.depth);
-	put(b, "# HELP wsus_report_events_total Client report events, by what became of them.\n"
+	wsus_buf_printf(b, "# HELP wsus_report_events_total Client report events, by what became of them.\n"
 	       "# TYPE wsus_report_events_total counter\n"
 	       "wsus_report_events_total{outcome=\"written\"} %llu\n"
 	       "wsus_report_events_total{outcome=\"duplicate\"} %llu\n"
@@ -371,7 +334,7 @@ static void prom(struct server_admin *a, const struct admin_facts *f, struct wsu
 	    (unsigned long long)f->report.written, (unsigned long long)f->report.duplicates,
 	    (unsigned long long)f->report.dropped, (unsigned long long)f->report.refused,
 	    (unsigned long long)f->report.failed);
-	put(b, "# HELP wsus_access_log_dropped_lines_total Access log lines dropped because the writer was behind.\n"
+	wsus_buf_printf(b, "# HELP wsus_access_log_dropped_lines_total Access log lines dropped because the writer was behind.\n"
 	       "# TYPE wsus_access_log_dropped_lines_total counter\n"
 	       "wsus_access_log_dropped_lines_total %llu\n",
 	    (unsigned long long)(a->srv ? server_access_dropped(a->srv->access) : 0));
@@ -384,24 +347,17 @@ static void prom(struct server_admin *a, const struct admin_facts *f, struct wsu
 
 static void esc(struct wsus_buf *b, const char *s)
 {
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': wsus_buf_append(b, "&lt;", 4); break;
-		case '>': wsus_buf_append(b, "&gt;", 4); break;
-		case '&': wsus_buf_append(b, "&amp;", 5); break;
-		case '"': wsus_buf_append(b, "&quot;", 6); break;
-		default: wsus_buf_append(b, s, 1); break;
-		}
-	}
+	if (s != NULL)
+		(void)wsus_buf_append_xml_escaped(b, s, strlen(s));
 }
 
 static void row(struct wsus_buf *b, const char *k, const char *v)
 {
-	put(b, "<tr><th>");
+	wsus_buf_printf(b, "<tr><th>");
 	esc(b, k);
-	put(b, "</th><td>");
+	wsus_buf_printf(b, "</th><td>");
 	esc(b, v);
-	put(b, "</td></tr>\n");
+	wsus_buf_printf(b, "</td></tr>\n");
 }
 
 static int page_prov(const struct storage_provenance_row *p, void *ctx)
@@ -413,11 +369,11 @@ static int page_prov(const struct storage_provenance_row *p, void *ctx)
 		wsus_time_iso(p->first_ms, first);
 	if (p->last_ms > 0)
 		wsus_time_iso(p->last_ms, last);
-	put(b, "<tr><td>");
+	wsus_buf_printf(b, "<tr><td>");
 	esc(b, p->upstream[0] ? p->upstream : "local import");
-	put(b, "</td><td><code>");
+	wsus_buf_printf(b, "</td><td><code>");
 	esc(b, p->cert_sha256[0] ? p->cert_sha256 : "-");
-	put(b, "</code></td><td>%lld</td><td>%lld</td><td>%s .. %s</td></tr>\n", (long long)p->revisions,
+	wsus_buf_printf(b, "</code></td><td>%lld</td><td>%lld</td><td>%s .. %s</td></tr>\n", (long long)p->revisions,
 	    (long long)p->deployments, first, last);
 	return 0;
 }
@@ -429,13 +385,13 @@ static int page_dss(const struct storage_dss_row *d, void *ctx)
 
 	if (d->last_seen > 0)
 		wsus_time_iso(d->last_seen, seen);
-	put(b, "<tr><td><code>");
+	wsus_buf_printf(b, "<tr><td><code>");
 	esc(b, d->server_id);
-	put(b, "</code></td><td>");
+	wsus_buf_printf(b, "</code></td><td>");
 	esc(b, d->fqdn[0] ? d->fqdn : "-");
-	put(b, "</td><td>");
+	wsus_buf_printf(b, "</td><td>");
 	esc(b, d->address);
-	put(b, "</td><td>%s</td><td>%lld</td></tr>\n", seen, (long long)d->computers);
+	wsus_buf_printf(b, "</td><td>%s</td><td>%lld</td></tr>\n", seen, (long long)d->computers);
 	return 0;
 }
 
@@ -456,11 +412,11 @@ static int page_computer(const struct storage_computer_row *c, void *ctx)
 		return 0;
 	if (c->last_report_ms > 0)
 		wsus_time_iso(c->last_report_ms, rep);
-	put(p->b, "<tr><td>");
+	wsus_buf_printf(p->b, "<tr><td>");
 	esc(p->b, c->name[0] ? c->name : c->computer_id);
-	put(p->b, "</td><td>");
+	wsus_buf_printf(p->b, "</td><td>");
 	esc(p->b, c->parent_id[0] ? (c->parent_name[0] ? c->parent_name : c->parent_id) : "-");
-	put(p->b, "</td><td>%s</td><td>%lld</td><td>%lld</td></tr>\n", rep,
+	wsus_buf_printf(p->b, "</td><td>%s</td><td>%lld</td><td>%lld</td></tr>\n", rep,
 	    (long long)(c->by_status[2] + c->by_status[3]), (long long)c->by_status[5]);
 	return 0;
 }
@@ -475,10 +431,10 @@ static void page_computer_tables(struct storage *st, struct wsus_buf *b)
 		struct storage_computer_filter flt = { .failed = i == 0, .needing = i == 1 };
 		struct page_computers p = { b, 0 };
 
-		put(b, "<h2>%s</h2>\n<table>\n<tr><th>computer</th><th>via</th><th>last report</th>"
+		wsus_buf_printf(b, "<h2>%s</h2>\n<table>\n<tr><th>computer</th><th>via</th><th>last report</th>"
 		       "<th>needed</th><th>failed</th></tr>\n", titles[i]);
 		storage_computer_list(st, &flt, page_computer, &p, NULL);
-		put(b, "</table>\n<p>%zu computers%s</p>\n", p.n,
+		wsus_buf_printf(b, "</table>\n<p>%zu computers%s</p>\n", p.n,
 		    p.n > PAGE_COMPUTERS_MAX ? " (the first 50 shown; `computer list` shows all)" : "");
 	}
 }
@@ -494,22 +450,22 @@ static void page(struct server_admin *a, const struct admin_facts *f, struct wsu
 
 	wsus_buf_init(&hb, 64 * 1024);
 	health(a, f, &hb, &bad);
-	put(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>wsus-replica status</title>\n"
+	wsus_buf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>wsus-replica status</title>\n"
 	       "<style>body{font-family:sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;"
 	       "margin-bottom:1.5em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
 	       "th{background:#f3f3f3}.ok{color:#070}.bad{color:#b00}code{font-size:.85em}</style>"
 	       "</head><body>\n<h1>wsus-replica</h1>\n");
-	put(b, "<p class=\"%s\">Health: <strong>%s</strong></p>\n<pre>", bad ? "bad" : "ok",
+	wsus_buf_printf(b, "<p class=\"%s\">Health: <strong>%s</strong></p>\n<pre>", bad ? "bad" : "ok",
 	    bad ? "problems" : "ok");
 	wsus_buf_append(&hb, "", 1);
 	esc(b, hb.data);
 	wsus_buf_free(&hb);
-	put(b, "</pre>\n<h2>Server</h2>\n<table>\n");
+	wsus_buf_printf(b, "</pre>\n<h2>Server</h2>\n<table>\n");
 	row(b, "server id", s->server_id);
 	row(b, "certificate sha256", f->fp);
 	row(b, "upstream", cfg->up_url ? cfg->up_url : "none (root server)");
 	row(b, "data directory", cfg->st_data_dir);
-	put(b, "</table>\n<h2>Catalogue</h2>\n<table>\n");
+	wsus_buf_printf(b, "</table>\n<h2>Catalogue</h2>\n<table>\n");
 	snprintf(v, sizeof(v), "%lld revisions of %lld updates", (long long)s->revisions, (long long)s->updates);
 	row(b, "catalogue", v);
 	snprintf(v, sizeof(v), "%lld deployments, %lld declined, %lld groups", (long long)s->deployments,
@@ -519,7 +475,7 @@ static void page(struct server_admin *a, const struct admin_facts *f, struct wsu
 		 (long long)s->files, (long long)s->files_missing, (long long)s->files_quarantined);
 	row(b, "content", v);
 	row(b, "last import", s->last_import[0] ? s->last_import : "never");
-	put(b, "</table>\n<h2>Last sync</h2>\n<table>\n");
+	wsus_buf_printf(b, "</table>\n<h2>Last sync</h2>\n<table>\n");
 	if (f->have_sync) {
 		char fin[32] = "";
 
@@ -535,20 +491,20 @@ static void page(struct server_admin *a, const struct admin_facts *f, struct wsu
 	} else {
 		row(b, "last sync", "never");
 	}
-	put(b, "</table>\n<h2>Provenance</h2>\n<table>\n<tr><th>upstream</th><th>certificate sha256</th>"
+	wsus_buf_printf(b, "</table>\n<h2>Provenance</h2>\n<table>\n<tr><th>upstream</th><th>certificate sha256</th>"
 	       "<th>revisions</th><th>deployments</th><th>first .. last</th></tr>\n");
 	if (storage_open_ro(cfg->st_data_dir, cfg->st_content_dir, &st, NULL) == 0) {
 		storage_sync_provenance(st, page_prov, b, NULL);
-		put(b, "</table>\n<h2>Downstream servers</h2>\n<table>\n<tr><th>server id</th><th>name</th>"
+		wsus_buf_printf(b, "</table>\n<h2>Downstream servers</h2>\n<table>\n<tr><th>server id</th><th>name</th>"
 		       "<th>address</th><th>last seen</th><th>computers</th></tr>\n");
 		storage_dss_foreach(st, page_dss, b, NULL);
-		put(b, "</table>\n");
+		wsus_buf_printf(b, "</table>\n");
 		page_computer_tables(st, b);
 		storage_close(st);
 	} else {
-		put(b, "</table>\n");
+		wsus_buf_printf(b, "</table>\n");
 	}
-	put(b, "<h2>Computers</h2>\n<table>\n");
+	wsus_buf_printf(b, "<h2>Computers</h2>\n<table>\n");
 	snprintf(v, sizeof(v), "%lld registered, %lld reporting", (long long)f->rep.computers,
 		 (long long)f->rep.computers_reporting);
 	row(b, "computers", v);
@@ -556,7 +512,7 @@ static void page(struct server_admin *a, const struct admin_facts *f, struct wsu
 	row(b, "needing updates", v);
 	snprintf(v, sizeof(v), "%lld", (long long)f->rep.computers_with_errors);
 	row(b, "failing (install errors)", v);
-	put(b, "</table>\n</body></html>\n");
+	wsus_buf_printf(b, "</table>\n</body></html>\n");
 }
 
 /*---- The daemon ----*/

@@ -46,6 +46,7 @@ struct server_creds {
 	unsigned int n;
 	gnutls_privkey_t key;
 	char fp[65];
+	int64_t not_after;            /* the leaf's expiry (unix seconds), 0 if unreadable */
 	struct server_creds *older;   /* replaced pairs, freed at stop */
 };
 
@@ -67,6 +68,19 @@ static void creds_free(struct server_creds *c)
 		free(c);
 		c = older;
 	}
+}
+
+static int64_t leaf_not_after(const gnutls_pcert_st *leaf)
+{
+	gnutls_x509_crt_t crt;
+	int64_t t = 0;
+
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return 0;
+	if (gnutls_x509_crt_import(crt, &leaf->cert, GNUTLS_X509_FMT_DER) == 0)
+		t = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+	gnutls_x509_crt_deinit(crt);
+	return t;
 }
 
 static int creds_load(const char *cert_pem, const char *key_pem, const char *fp,
@@ -94,6 +108,7 @@ static int creds_load(const char *cert_pem, const char *key_pem, const char *fp,
 		return err_set(e, -EINVAL, "TLS key: %s", gnutls_strerror(rc));
 	}
 	snprintf(c->fp, sizeof(c->fp), "%s", fp);
+	c->not_after = leaf_not_after(&c->pcert[0]);
 	*out = c;
 	return 0;
 }
@@ -305,6 +320,13 @@ int server_reload(struct server *srv, const struct wsus_config *cfg, struct err 
 int server_reopen_logs(struct server *srv, const char *access_log, struct err *e)
 {
 	return server_access_reload(srv->access, access_log, e);
+}
+
+int64_t server_tls_not_after(struct server *srv)
+{
+	struct server_creds *c = atomic_load(&srv->creds);
+
+	return c != NULL ? c->not_after : 0;
 }
 
 void server_tls_fp_get(struct server *srv, char fp[65])
