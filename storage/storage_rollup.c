@@ -335,23 +335,25 @@ int storage_rollup_counts(struct storage *st, struct storage_rollup_counts *out,
 #define EV_FAILURE "182, 187, 192, 195, 198, 200, 203, 204"
 
 /* Count: the computers of the group that get updates from that server
- * (?1 NULL: ours). */
-#define GROUP_COUNT                                                                                 \
-	" (SELECT count(*) FROM computer g WHERE g.parent_server_id IS ?1 AND " OS_KEY("g") " = a.os)"
+ * (?1 NULL: ours), counted once per query rather than once per row. */
+#define GROUP_COUNTS                                                                                \
+	"WITH grp(os, n) AS (SELECT " OS_KEY("g") ", count(*) FROM computer g"                      \
+	" WHERE g.parent_server_id IS ?1 GROUP BY 1) "
 
 static const char SQL_ACTIVITY_OURS[] =
-	"SELECT a.os, a.update_id, a.rev, a.ok, a.bad," GROUP_COUNT " FROM ("
+	GROUP_COUNTS "SELECT a.os, a.update_id, a.rev, a.ok, a.bad, coalesce(grp.n, 0) FROM ("
 	" SELECT " OS_KEY("c") " AS os, lower(ev.update_id) AS update_id,"
 	"  coalesce(ev.revision_number, 0) AS rev, sum(ev.event_code IN (" EV_SUCCESS ")) AS ok,"
 	"  sum(ev.event_code IN (" EV_FAILURE ")) AS bad"
 	" FROM event ev JOIN computer c ON c.computer_id = ev.computer_id AND c.parent_server_id IS NULL"
 	" WHERE ev.event_id > ?2 AND ev.event_id <= ?3 AND ev.update_id IS NOT NULL"
 	"  AND ev.event_code IN (" EV_SUCCESS ", " EV_FAILURE ")"
-	" GROUP BY 1, 2, 3) a ORDER BY a.os, a.update_id, a.rev";
+	" GROUP BY 1, 2, 3) a LEFT JOIN grp ON grp.os = a.os ORDER BY a.os, a.update_id, a.rev";
 
 static const char SQL_ACTIVITY_DSS[] =
-	"SELECT a.os, a.update_id, a.revision_number, a.install_success, a.install_failure," GROUP_COUNT
-	" FROM dss_activity a WHERE a.server_id = ?1 AND (a.install_success > 0 OR a.install_failure > 0)"
+	GROUP_COUNTS "SELECT a.os, a.update_id, a.revision_number, a.install_success, a.install_failure,"
+	" coalesce(grp.n, 0) FROM dss_activity a LEFT JOIN grp ON grp.os = a.os"
+	" WHERE a.server_id = ?1 AND (a.install_success > 0 OR a.install_failure > 0)"
 	" ORDER BY a.os, a.update_id, a.revision_number";
 
 static int64_t activity_watermark(struct storage *st)

@@ -431,6 +431,8 @@ static int out_of_sync_batch(struct sync_ctx *c, struct pending *p, const size_t
 	if (rc < 0)
 		return rc;
 	r = sync_call_result(&m, "GetOutOfSyncComputers");
+	/* one transaction for the whole answer, not one commit per computer */
+	rc = storage_begin(c->st, e);
 	for (xmlNodePtr x = protocol_soap_child(r, "string"); x != NULL && rc == 0; x = protocol_soap_next(x)) {
 		char *id = protocol_soap_text(x);
 
@@ -445,6 +447,10 @@ static int out_of_sync_batch(struct sync_ctx *c, struct pending *p, const size_t
 		}
 		free(id);
 	}
+	if (rc == 0)
+		rc = storage_commit(c->st, e);
+	else
+		storage_rollback(c->st);
 	protocol_soap_msg_free(&m);
 	return rc;
 }
@@ -464,7 +470,8 @@ static int out_of_sync(struct sync_ctx *c, const struct sync_rollup_conf *conf, 
 			idx[n++] = i;
 		if (n > 0 && (n == conf->out_of_sync_max || i == p->n)) {
 			rc = out_of_sync_batch(c, p, idx, n, &out->out_of_sync, e);
-			out->out_of_sync_calls++;
+			if (rc == 0)
+				out->out_of_sync_calls++;
 			n = 0;
 		}
 	}
