@@ -45,23 +45,42 @@ static void json_time(const char *key, int64_t ms)
 	}
 }
 
-/* The group names as a JSON array (the view joins them with ", "). */
+/* The group names as a JSON array (the view separates them with '\x1f',
+ * which no name holds). */
 static void json_groups(const char *groups)
 {
+	char name[sizeof(((struct storage_computer_row *)0)->groups)];
 	int n = 0;
 
 	putchar('[');
 	for (const char *p = groups; *p != '\0';) {
-		const char *end = strstr(p, ", ");
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		char name[300];
+		size_t len = strcspn(p, "\x1f");
 
-		snprintf(name, sizeof(name), "%.*s", (int)(len < sizeof(name) ? len : sizeof(name) - 1), p);
+		snprintf(name, sizeof(name), "%.*s", (int)len, p);
 		printf("%s", n++ ? ", " : "");
 		cli_json_str(stdout, name);
-		p += len + (end ? 2 : 0);
+		p += len + (p[len] != '\0');
 	}
 	putchar(']');
+}
+
+/* The same for people: "A, B", or "-" for none. */
+static const char *groups_text(const char *groups, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (groups[0] == '\0')
+		return "-";
+	for (const char *p = groups; *p != '\0' && o + 3 < cap; p++) {
+		if (*p == '\x1f') {
+			out[o++] = ',';
+			out[o++] = ' ';
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+	return out;
 }
 
 static void json_computer(const struct storage_computer_row *c)
@@ -108,7 +127,7 @@ struct list_out {
 static int print_computer(const struct storage_computer_row *c, void *ctx)
 {
 	struct list_out *o = ctx;
-	char sync[32], rep[32];
+	char sync[32], rep[32], groups[2 * sizeof(c->groups)];
 
 	if (o->json) {
 		printf("%s\n    ", o->n ? "," : "");
@@ -117,7 +136,7 @@ static int print_computer(const struct storage_computer_row *c, void *ctx)
 		when(c->last_sync_ms, sync, "never");
 		when(c->last_report_ms, rep, "never");
 		printf("%-30s %-24s %-24s %-24s %-24s %-24s %6lld %6lld %9lld\n", c->name[0] ? c->name : c->computer_id,
-		       c->os, c->groups[0] ? c->groups : "-", c->parent_id[0] ? (c->parent_name[0] ? c->parent_name
+		       c->os, groups_text(c->groups, groups, sizeof(groups)), c->parent_id[0] ? (c->parent_name[0] ? c->parent_name
 									 : c->parent_id) : "-",
 		       sync, rep, (long long)(c->by_status[2] + c->by_status[3]), (long long)c->by_status[5],
 		       (long long)(c->by_status[4] + c->by_status[6]));
@@ -228,7 +247,7 @@ static int print_update(const struct storage_computer_update *u, void *ctx)
 
 static void print_show_text(const struct storage_computer_row *c)
 {
-	char reg[32], sync[32], rep[32];
+	char reg[32], sync[32], rep[32], groups[2 * sizeof(c->groups)];
 
 	when(c->registered_ms, reg, "-");
 	when(c->last_sync_ms, sync, "never");
@@ -239,7 +258,7 @@ static void print_show_text(const struct storage_computer_row *c)
 	printf("os:            %s%s%s\n", c->os, c->arch[0] ? " " : "", c->arch);
 	printf("make/model:    %s %s\n", c->make[0] ? c->make : "-", c->model[0] ? c->model : "-");
 	printf("client:        %s\n", c->client_version[0] ? c->client_version : "-");
-	printf("groups:        %s\n", c->groups[0] ? c->groups : "-");
+	printf("groups:        %s\n", groups_text(c->groups, groups, sizeof(groups)));
 	printf("requested:     %s\n", c->requested[0] ? c->requested : "-");
 	if (c->parent_id[0])
 		printf("via:           %s (%s)\n", c->parent_name[0] ? c->parent_name : "-", c->parent_id);

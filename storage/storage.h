@@ -620,7 +620,7 @@ struct storage_computer_filter {
 struct storage_computer_row {
 	char    computer_id[257];
 	char    name[256];                  /* its DNS name, "" unknown */
-	char    groups[1024];               /* group names, ", "-separated */
+	char    groups[1024];               /* group names, separated by '\x1f' (a name may hold ", ") */
 	char    requested[1024];            /* requested group names as reported */
 	char    parent_id[WSUS_GUID_LEN];   /* the downstream server it came through, "" = ours */
 	char    parent_name[256];

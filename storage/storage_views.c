@@ -56,7 +56,7 @@ static int walk(struct storage *st, const char *sql, int (*bind)(sqlite3_stmt *s
 	"SELECT c.computer_id, coalesce(c.dns_name, ''),"                                                  \
 	" CASE WHEN c.parent_server_id IS NULL THEN coalesce((SELECT g.name FROM target_group g"          \
 	"   WHERE g.group_id = c.group_id), 'Unassigned Computers')"                                      \
-	"  ELSE coalesce((SELECT group_concat(g.name, ', ') FROM target_group g"                          \
+	"  ELSE coalesce((SELECT group_concat(g.name, char(31)) FROM target_group g"                      \
 	"   WHERE instr(',' || c.target_group_ids || ',', ',' || g.group_id || ',') > 0), '') END,"       \
 	" coalesce(c.requested_groups, ''), coalesce(c.parent_server_id, ''), coalesce(d.fqdn, ''),"      \
 	" coalesce(nullif(c.os_description, ''), 'Windows ' || coalesce(c.os_major, 0) || '.'"            \

@@ -541,6 +541,14 @@ static void test_views_at_top(void **state)
 	assert_int_equal(row->by_status[4], 1);
 	assert_int_equal(row->by_status[5], 1);
 	assert_int_equal(storage_computer_find(top, "nobody", row, &e), -ENOENT);
+	/* a rolled-up computer's groups: names apart by '\x1f', so one may hold ", " */
+	assert_int_equal(storage_group_add(top, "Sales, EU", NULL, &e), 0);
+	assert_int_equal(storage_group_add(top, "Lab", NULL, &e), 0);
+	sfx_sql(ch->t[0].x, "UPDATE computer SET target_group_ids = (SELECT group_concat(group_id) FROM target_group"
+			    " WHERE name IN ('Sales, EU', 'Lab')) WHERE computer_id = 'pc-fails'");
+	assert_int_equal(storage_computer_find(top, "pc-fails.branch.test", row, &e), 0);
+	assert_int_equal(strlen(row->groups), strlen("Sales, EU") + 1 + strlen("Lab"));
+	assert_true(strcmp(row->groups, "Sales, EU\x1fLab") == 0 || strcmp(row->groups, "Lab\x1fSales, EU") == 0);
 	sfx_sql(ch->t[0].x, "UPDATE computer SET dns_name = 'twin.test' WHERE computer_id IN ('pc-needs', 'pc-silent')");
 	assert_int_equal(storage_computer_find(top, "twin.test", row, &e), -EEXIST);
 	/* U1: pc-needs needs it, pc-fails installed it, pc-silent has no state */
